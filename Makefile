@@ -1,0 +1,51 @@
+# Every target sets itself up: a fresh clone needs only python3 (and apt for graphviz's `dot`).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+# Keep BLAS to one thread: the models are small and the benchmarks compare like with like.
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+
+.PHONY: demo test test-slow bench dot clean
+
+demo: dot $(VENV)/.installed
+	$(PY) -m zoo.demo --out out
+
+test: dot $(VENV)/.installed-test
+	$(PY) -m pytest -q
+
+test-slow: dot $(VENV)/.installed-test
+	$(PY) -m pytest -q -m slow
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[plot]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[test,plot]'
+	touch $@
+
+# graphviz's `dot` binary renders the SVGs; install Debian's package when it is missing.
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's graphviz (for the dot binary)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
+	    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "graphviz's 'dot' is missing: install it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"; \
+	    exit 1; \
+	  fi; }
+
+clean:
+	rm -rf $(VENV) out build *.egg-info .pytest_cache .hypothesis

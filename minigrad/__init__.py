@@ -1,0 +1,30 @@
+"""minigrad: a numpy reverse-mode autograd engine that records unrolled recurrent graphs.
+
+Two engines share one graph protocol (``minigrad.graph``): the scalar ``Value`` (micrograd's API)
+and the numpy-backed ``Tensor`` (PyTorch's vocabulary).
+"""
+from numpy import float32, float64, int64  # noqa: F401  (dtype names users expect at top level)
+
+from .graph import current_scope, scope, toposort
+from .value import Value
+from .tensor import (
+    Tensor, arange, cat, eye, full, get_default_dtype, maximum, minimum, one_hot, ones, ones_like,
+    rand, randn, set_default_dtype, stack, uniform, where, zeros, zeros_like,
+)
+from .function import (
+    AnomalyError, Function, ShapeError, detect_anomaly, enable_grad, is_grad_enabled, keep_grads,
+    no_grad, set_grad_enabled,
+)
+from .random import get_rng_state, manual_seed, set_rng_state
+from .gradcheck import GradcheckError, gradcheck
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Value", "Tensor", "Function", "scope", "current_scope", "toposort",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "keep_grads",
+    "AnomalyError", "ShapeError", "gradcheck", "GradcheckError",
+    "manual_seed", "get_rng_state", "set_rng_state", "set_default_dtype", "get_default_dtype",
+    "zeros", "ones", "full", "eye", "arange", "randn", "rand", "uniform", "zeros_like", "ones_like",
+    "cat", "stack", "where", "maximum", "minimum", "one_hot", "float32", "float64", "int64",
+]

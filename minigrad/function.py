@@ -1,0 +1,243 @@
+"""``Function`` (the base of every primitive), the backward driver, and the grad-mode switches.
+
+A primitive is a subclass with ``forward(*arrays, **options) -> array`` and
+``backward(grad) -> one gradient (or None) per input``, side by side. The instance is the
+context: ``forward`` keeps on ``self`` exactly what ``backward`` needs.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import graph as _graph
+from .tensor import Tensor
+
+__all__ = [
+    "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "detect_anomaly", "keep_grads", "AnomalyError", "ShapeError",
+]
+
+# Engine switches, read on every op; changed only through the context managers below.
+_GRAD_ENABLED = True
+_ANOMALY = False
+_KEEP_GRADS = False
+
+
+class ShapeError(ValueError):
+    """A shape problem an op detected itself; its message already names the op and the shapes."""
+
+
+class AnomalyError(RuntimeError):
+    """Raised inside ``detect_anomaly()`` by the first op whose forward or backward gives NaN/Inf."""
+
+
+class Function:
+    """Base of all differentiable primitives. Subclasses set ``op`` and define forward/backward.
+
+    ``needs_input_grad[i]`` tells ``backward`` whether input ``i`` wants a gradient, so work for
+    constants can be skipped. ``options`` holds the keyword options ``forward`` was called with.
+    """
+
+    op = "function"
+    needs_input_grad: tuple = ()
+    options: dict = {}
+
+    def forward(self, *arrays, **options):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **options) -> Tensor:
+        """Run ``forward`` on the inputs' arrays and, if any input requires grad, record the node."""
+        fn = cls.__new__(cls)
+        try:
+            out = fn.forward(*[t.data for t in inputs], **options)
+        except ShapeError:
+            raise
+        except ValueError as e:  # numpy's message names the shapes but not our op
+            shapes = ", ".join(str(t.shape) for t in inputs)
+            raise ValueError(f"{cls.op}: {e} (input shapes {shapes})") from None
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if _ANOMALY:
+            _check_finite(out, f"forward of '{cls.op}'", _graph._SCOPE)
+        if _GRAD_ENABLED:
+            for t in inputs:
+                if t.requires_grad:
+                    fn.needs_input_grad = tuple([t.requires_grad for t in inputs])
+                    if options:
+                        fn.options = options
+                    return Tensor._node(out, fn, inputs)
+        return Tensor._const(out)
+
+
+class _Released:
+    """Stands in for a node's Function once backward has freed its saved buffers."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: str):
+        self.op = op
+
+
+_RELEASED: dict = {}
+
+
+def _released(fn) -> _Released:
+    marker = _RELEASED.get(fn.op)
+    if marker is None:
+        marker = _RELEASED[fn.op] = _Released(fn.op)
+    return marker
+
+
+def _check_finite(arr, what: str, where: str) -> None:
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        kind = "NaN" if np.isnan(arr).any() else "Inf"
+        raise AnomalyError(f"{what} produced {kind}" + (f" in scope '{where}'" if where else ""))
+
+
+def _accumulate(t: Tensor, g: np.ndarray) -> None:
+    """Add ``g`` into ``t.grad`` without writing into any array another branch may hold."""
+    if g.shape != t.data.shape:
+        raise RuntimeError(
+            f"gradient of shape {g.shape} reached a tensor of shape {t.data.shape} (op '{t.op}'): "
+            "a Function.backward returned a wrongly shaped gradient")
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+    if t.grad is None:
+        t.grad = Tensor._const(np.array(g, copy=True))
+    else:
+        t.grad.data = t.grad.data + g
+
+
+def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
+    """Propagate ``grad`` from ``root`` to every leaf that requires grad, in reverse topological order.
+
+    Leaves (and tensors marked with ``retain_grad``, or every tensor inside ``keep_grads()``)
+    accumulate into ``.grad``. Unless ``retain_graph`` (or ``keep_grads()``), each node's saved
+    buffers and parent links are dropped as soon as its gradient has been passed on, so a
+    training loop never holds two graphs.
+    """
+    keep = _KEEP_GRADS
+    retain_graph = retain_graph or keep
+    anomaly = _ANOMALY
+    pending = {id(root): grad}
+    for t in reversed(_graph.toposort(root)):
+        g = pending.pop(id(t), None)
+        fn = t._ctx
+        if g is not None:
+            if t._hooks:
+                g = _run_hooks(t, g)
+            if fn is None:
+                if t.requires_grad:
+                    _accumulate(t, g)
+                continue
+            if type(fn) is _Released:
+                raise RuntimeError(
+                    f"backward through op '{fn.op}' (scope '{t.scope}') a second time: its saved "
+                    "buffers were freed by an earlier backward(). Pass retain_graph=True to the "
+                    "first backward() if you need to call it twice, or detach() state you carry "
+                    "across steps.")
+            if keep or t._retain:
+                _accumulate(t, g)
+            grads = fn.backward(g)
+            if anomaly:
+                for i, pg in enumerate(grads):
+                    if pg is not None:
+                        _check_finite(pg, f"backward of '{fn.op}' (gradient for input {i})", t.scope)
+            for p, pg in zip(t.parents, grads):
+                if pg is not None and p.requires_grad:
+                    k = id(p)
+                    prev = pending.get(k)
+                    pending[k] = pg if prev is None else prev + pg
+        if fn is not None and not retain_graph and type(fn) is not _Released:
+            t._ctx = _released(fn)
+            t.parents = ()
+
+
+def _run_hooks(t: Tensor, g: np.ndarray) -> np.ndarray:
+    for hook in list(t._hooks.values()):
+        out = hook(Tensor._const(g))
+        if out is not None:
+            out = out.data if isinstance(out, Tensor) else np.asarray(out)
+            if out.shape != g.shape:
+                raise ValueError(f"hook {hook!r} returned a gradient of shape {out.shape}, expected {g.shape}")
+            g = out
+    return g
+
+
+# grad-mode switches ---------------------------------------------------------------------------
+class _Switch:
+    """A context manager that sets one engine flag and restores it; also usable as a decorator."""
+
+    _flag = ""
+
+    def __init__(self, mode: bool = True):
+        self.mode = mode
+        self._saved = []
+
+    def __enter__(self):
+        self._saved.append(globals()[self._flag])
+        globals()[self._flag] = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        globals()[self._flag] = self._saved.pop()
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with type(self)(self.mode):
+                return func(*args, **kwargs)
+        return wrapper
+
+
+class set_grad_enabled(_Switch):
+    """Turn graph recording on or off (``set_grad_enabled(False)`` is ``no_grad()``)."""
+
+    _flag = "_GRAD_ENABLED"
+
+
+class no_grad(set_grad_enabled):
+    """Inside, ops record no graph and results do not require grad (inference, optimizer steps).
+
+    A context manager (``with no_grad():``) or a decorator (``@no_grad()``).
+    """
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Re-enable recording inside a ``no_grad`` region."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+class detect_anomaly(_Switch):
+    """Inside, the first op whose forward or backward produces NaN/Inf raises ``AnomalyError``
+    naming the op and its scope. Costs one ``isfinite`` pass per op; use it to debug."""
+
+    _flag = "_ANOMALY"
+
+    def __init__(self, mode: bool = True):
+        super().__init__(mode)
+
+
+class keep_grads(_Switch):
+    """Inside, ``backward()`` stores a gradient on every tensor of the graph (not only leaves) and
+    keeps the graph, so ``viz`` can draw gradients everywhere. Costs memory; use it to look."""
+
+    _flag = "_KEEP_GRADS"
+
+    def __init__(self, mode: bool = True):
+        super().__init__(mode)
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops currently record a graph."""
+    return _GRAD_ENABLED

@@ -1,0 +1,79 @@
+"""The graph protocol shared by ``Value`` and ``Tensor``: one iterative walk, and scopes.
+
+A node is anything with these attributes:
+
+- ``parents``: a tuple of the nodes it was computed from, in operand order (``x*x`` lists ``x`` twice);
+- ``op``: the name of the operation that made it (``""`` for leaves);
+- ``data``: its forward value; ``grad``: its gradient (or ``None``);
+- ``scope``: the ``/``-joined scope labels active when it was created (``""`` outside any scope).
+
+Both engines and ``viz`` walk graphs only through ``toposort``.
+"""
+from __future__ import annotations
+
+__all__ = ["toposort", "scope", "current_scope"]
+
+# The active scope path. Node constructors read it directly, so tagging costs one global lookup.
+_SCOPE = ""
+
+
+def current_scope() -> str:
+    """The scope path nodes created now are tagged with (``""`` outside any ``scope``)."""
+    return _SCOPE
+
+
+class scope:
+    """Tag every node created inside with ``name``; scopes nest as ``outer/inner``.
+
+    >>> with scope("layer0"), scope("t=3"):
+    ...     current_scope()
+    'layer0/t=3'
+    """
+
+    __slots__ = ("name", "_saved")
+
+    def __init__(self, name: str):
+        name = str(name)
+        if not name or "/" in name:
+            raise ValueError(f"scope name must be non-empty and contain no '/', got {name!r}")
+        self.name = name
+        self._saved = None
+
+    def __enter__(self) -> "scope":
+        global _SCOPE
+        self._saved = _SCOPE
+        _SCOPE = f"{_SCOPE}/{self.name}" if _SCOPE else self.name
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _SCOPE
+        _SCOPE = self._saved
+
+
+def toposort(root) -> list:
+    """All nodes ``root`` depends on, each once, parents before children, ``root`` last.
+
+    Iterative depth-first search with an explicit stack, so graphs of any depth work without
+    touching the recursion limit. Parents are visited in operand order, so the order is a
+    deterministic function of the program that built the graph.
+    """
+    order = []
+    seen = set()
+    # Each entry is (node, expanded): a node is emitted when popped the second time,
+    # after everything it depends on has been emitted.
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        key = id(node)
+        if key in seen:
+            continue
+        seen.add(key)
+        stack.append((node, True))
+        parents = node.parents
+        for i in range(len(parents) - 1, -1, -1):
+            if id(parents[i]) not in seen:
+                stack.append((parents[i], False))
+    return order

@@ -1,0 +1,197 @@
+"""``Module`` and ``Parameter``: models find their parameters by walking their own attributes."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..tensor import Tensor
+
+__all__ = ["Module", "Parameter", "StateDictError"]
+
+
+class Parameter(Tensor):
+    """A tensor a ``Module`` owns and an optimizer updates (requires grad unless told otherwise)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad: bool = True, dtype=None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return "Parameter" + super().__repr__()[len("Tensor"):]
+
+
+class StateDictError(KeyError):
+    """``load_state_dict`` found problems; the message lists every one of them."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def _members(name: str, value):
+    """(dotted name, Parameter or Module) for ``value`` and whatever lists, tuples or dicts hold."""
+    if isinstance(value, (Parameter, Module)):
+        yield name, value
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _members(f"{name}.{i}", v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _members(f"{name}.{k}", v)
+
+
+class Module:
+    """Base class of layers and models.
+
+    Subclasses assign parameters and sub-modules as attributes (directly or inside lists, tuples
+    and dicts) and define ``forward``. Discovery follows definition order and names things the
+    way PyTorch does (``layers.0.weight_ih``); a tensor reachable twice (tied weights) is
+    reported once.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        # set here rather than in __init__, so a subclass that forgets super().__init__() still works
+        obj = super().__new__(cls)
+        obj.__dict__["training"] = True
+        return obj
+
+    def __init__(self):
+        pass
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # discovery ----------------------------------------------------------------------------------
+    def _direct(self):
+        for name, value in vars(self).items():
+            yield from _members(name, value)
+
+    def named_children(self):
+        """(name, module) for each direct sub-module."""
+        seen = set()
+        for name, m in self._direct():
+            if isinstance(m, Module) and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self):
+        return (m for _, m in self.named_children())
+
+    def named_modules(self, prefix: str = ""):
+        """(dotted name, module) for this module and every module below it, each once."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            kids = [(f"{name}.{n}" if name else n, c) for n, c in m.named_children()]
+            stack.extend(reversed(kids))
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def _named_parameters_all(self, prefix: str = ""):
+        """Every (name, parameter) pair, tied parameters once per name (what state_dict needs)."""
+        for name, v in self._direct():
+            full = f"{prefix}{name}"
+            if isinstance(v, Parameter):
+                yield full, v
+            else:
+                yield from v._named_parameters_all(full + ".")
+
+    def named_parameters(self, prefix: str = ""):
+        """(dotted name, parameter) in definition order; a tied parameter appears once, under its first name."""
+        seen = set()
+        for name, p in self._named_parameters_all(f"{prefix}." if prefix else ""):
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield name, p
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        """Total number of scalar parameters (tied ones counted once)."""
+        return sum(p.data.size for p in self.parameters())
+
+    # state --------------------------------------------------------------------------------------
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> "Module":
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def to(self, dtype) -> "Module":
+        """Convert every floating parameter to ``dtype`` (e.g. float64 for gradcheck), in place."""
+        dtype = np.dtype(dtype)
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        return self
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Name -> copy of the parameter's array; tied parameters appear under each of their names."""
+        return OrderedDict((name, p.data.copy()) for name, p in self._named_parameters_all())
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> None:
+        """Copy arrays (or tensors) into the parameters of the same names.
+
+        Checks everything before changing anything; with ``strict``, missing and unexpected keys
+        are errors too. All problems are reported together in one ``StateDictError``.
+        """
+        own = dict(self._named_parameters_all())
+        problems = []
+        if strict:
+            problems += [f"missing key '{k}'" for k in own if k not in state_dict]
+            problems += [f"unexpected key '{k}'" for k in state_dict if k not in own]
+        updates = []
+        for name, value in state_dict.items():
+            if name not in own:
+                continue
+            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            p = own[name]
+            if arr.shape != p.shape:
+                problems.append(f"'{name}': shape {arr.shape} in the state dict, {p.shape} in the model")
+            elif arr.dtype != p.dtype:
+                problems.append(f"'{name}': dtype {arr.dtype} in the state dict, {p.dtype} in the model")
+            else:
+                updates.append((p, arr))
+        if problems:
+            raise StateDictError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
+        for p, arr in updates:
+            p.data = np.array(arr, copy=True)
+
+    # display ------------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """One line of configuration shown in ``repr`` (override in layers)."""
+        return ""
+
+    def __repr__(self) -> str:
+        kids = list(self.named_children())
+        extra = self.extra_repr()
+        if not kids:
+            return f"{type(self).__name__}({extra})"
+        lines = [f"{type(self).__name__}(" + extra]
+        for name, m in kids:
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        return "\n".join(lines) + "\n)"

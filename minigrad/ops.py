@@ -1,0 +1,580 @@
+"""The differentiable primitives. Each is one small class: ``forward`` and ``backward`` side by side.
+
+``backward`` receives the gradient of the output and returns one gradient per input (``None``
+where ``needs_input_grad`` is false). It never writes into the incoming gradient: arrays are
+shared between branches. Broadcasting is undone in exactly one place, ``unbroadcast``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .function import Function, ShapeError
+
+# ---------------------------------------------------------------------------------------------
+# broadcasting
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``, undoing numpy broadcasting (leading axes and size-1 axes)."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _expand_reduced(grad: np.ndarray, axis, keepdims: bool, shape: tuple) -> np.ndarray:
+    """Broadcast the gradient of a reduction back over the reduced axes of ``shape``."""
+    if not keepdims and axis is not None:
+        grad = np.expand_dims(grad, axis)
+    return np.broadcast_to(grad, shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# binary, broadcasting
+
+
+class Add(Function):
+    op = "add"
+
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a + b
+
+    def backward(self, g):
+        sa, sb = self.shapes
+        na, nb = self.needs_input_grad
+        return (unbroadcast(g, sa) if na else None), (unbroadcast(g, sb) if nb else None)
+
+
+class Sub(Function):
+    op = "sub"
+
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a - b
+
+    def backward(self, g):
+        sa, sb = self.shapes
+        na, nb = self.needs_input_grad
+        return (unbroadcast(g, sa) if na else None), (unbroadcast(-g, sb) if nb else None)
+
+
+class Mul(Function):
+    op = "mul"
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        na, nb = self.needs_input_grad
+        return (unbroadcast(g * b, a.shape) if na else None), (unbroadcast(g * a, b.shape) if nb else None)
+
+
+class Div(Function):
+    op = "div"
+
+    def forward(self, a, b):
+        self.b = b
+        self.out = out = a / b
+        self.shape_a = a.shape
+        return out
+
+    def backward(self, g):
+        b = self.b
+        na, nb = self.needs_input_grad
+        ga = g / b
+        return (unbroadcast(ga, self.shape_a) if na else None), (
+            unbroadcast(-ga * self.out, b.shape) if nb else None)
+
+
+class Pow(Function):
+    """a ** b with both operands tensors; d/db = a**b * log(a), taken as 0 where a <= 0."""
+
+    op = "pow"
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.out = out = a ** b
+        return out
+
+    def backward(self, g):
+        a, b, out = self.a, self.b, self.out
+        na, nb = self.needs_input_grad
+        ga = unbroadcast(g * b * a ** (b - 1), a.shape) if na else None
+        gb = None
+        if nb:
+            pos = a > 0
+            gb = unbroadcast(g * out * np.where(pos, np.log(np.where(pos, a, 1)), 0), b.shape)
+        return ga, gb
+
+
+class PowScalar(Function):
+    """a ** p for a Python number p."""
+
+    op = "pow"
+
+    def forward(self, a, exponent):
+        self.a = a
+        return a ** exponent
+
+    def backward(self, g):
+        p = self.options["exponent"]
+        a = self.a
+        if p == 2:
+            return (g * (2 * a),)
+        return (g * (p * a ** (p - 1)),)
+
+
+class Maximum(Function):
+    """Elementwise max; where a == b the gradient is split evenly."""
+
+    op = "maximum"
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        wa = (a > b) + 0.5 * (a == b)
+        na, nb = self.needs_input_grad
+        return (unbroadcast(g * wa, a.shape) if na else None), (
+            unbroadcast(g * (1 - wa), b.shape) if nb else None)
+
+
+class Minimum(Function):
+    """Elementwise min; where a == b the gradient is split evenly."""
+
+    op = "minimum"
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        wa = (a < b) + 0.5 * (a == b)
+        na, nb = self.needs_input_grad
+        return (unbroadcast(g * wa, a.shape) if na else None), (
+            unbroadcast(g * (1 - wa), b.shape) if nb else None)
+
+
+class Where(Function):
+    """cond ? a : b, with broadcasting; ``cond`` (a bool tensor) gets no gradient."""
+
+    op = "where"
+
+    def forward(self, cond, a, b):
+        self.cond = cond
+        self.shapes = a.shape, b.shape
+        return np.where(cond, a, b)
+
+    def backward(self, g):
+        _, na, nb = self.needs_input_grad
+        zero = np.zeros((), dtype=g.dtype)
+        ga = unbroadcast(np.where(self.cond, g, zero), self.shapes[0]) if na else None
+        gb = unbroadcast(np.where(self.cond, zero, g), self.shapes[1]) if nb else None
+        return None, ga, gb
+
+
+# ---------------------------------------------------------------------------------------------
+# unary
+
+
+class Neg(Function):
+    op = "neg"
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Exp(Function):
+    op = "exp"
+
+    def forward(self, a):
+        self.out = out = np.exp(a)
+        return out
+
+    def backward(self, g):
+        return (g * self.out,)
+
+
+class Log(Function):
+    op = "log"
+
+    def forward(self, a):
+        self.a = a
+        return np.log(a)
+
+    def backward(self, g):
+        return (g / self.a,)
+
+
+class Sqrt(Function):
+    op = "sqrt"
+
+    def forward(self, a):
+        self.out = out = np.sqrt(a)
+        return out
+
+    def backward(self, g):
+        return (g / (2 * self.out),)
+
+
+class Abs(Function):
+    """|a|; the derivative at 0 is taken as 0."""
+
+    op = "abs"
+
+    def forward(self, a):
+        self.a = a
+        return np.abs(a)
+
+    def backward(self, g):
+        return (g * np.sign(self.a),)
+
+
+class Tanh(Function):
+    op = "tanh"
+
+    def forward(self, a):
+        self.out = out = np.tanh(a)
+        return out
+
+    def backward(self, g):
+        out = self.out
+        return (g * (1 - out * out),)
+
+
+def stable_sigmoid(a: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-a) without overflow: only e^-|a| is ever computed."""
+    e = np.exp(-np.abs(a))
+    r = 1 / (1 + e)
+    return np.where(a >= 0, r, e * r)
+
+
+class Sigmoid(Function):
+    op = "sigmoid"
+
+    def forward(self, a):
+        self.out = out = stable_sigmoid(a)
+        return out
+
+    def backward(self, g):
+        out = self.out
+        return (g * out * (1 - out),)
+
+
+class Relu(Function):
+    """max(a, 0); the derivative at 0 is taken as 0."""
+
+    op = "relu"
+
+    def forward(self, a):
+        self.mask = a > 0
+        return np.maximum(a, 0)
+
+    def backward(self, g):
+        return (g * self.mask,)
+
+
+class LeakyRelu(Function):
+    op = "leaky_relu"
+
+    def forward(self, a, negative_slope):
+        self.mask = mask = a > 0
+        return np.where(mask, a, a * negative_slope)
+
+    def backward(self, g):
+        return (np.where(self.mask, g, g * self.options["negative_slope"]),)
+
+
+class Softplus(Function):
+    """log(1 + e^(beta*a)) / beta, linear where beta*a > threshold (PyTorch's definition)."""
+
+    op = "softplus"
+
+    def forward(self, a, beta, threshold):
+        z = a * beta
+        self.z = z
+        # log1p(e^z) = max(z, 0) + log1p(e^-|z|): never exponentiates a positive number
+        soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
+        return np.where(z > threshold, a, soft)
+
+    def backward(self, g):
+        z = self.z
+        return (g * np.where(z > self.options["threshold"], 1, stable_sigmoid(z)),)
+
+
+class Clip(Function):
+    """Clamp into [lo, hi] (either may be None); gradient passes where lo <= a <= hi."""
+
+    op = "clip"
+
+    def forward(self, a, lo, hi):
+        mask = np.ones(a.shape, dtype=bool)
+        if lo is not None:
+            mask &= a >= lo
+        if hi is not None:
+            mask &= a <= hi
+        self.mask = mask
+        return np.clip(a, lo, hi)
+
+    def backward(self, g):
+        return (g * self.mask,)
+
+
+class Cast(Function):
+    op = "cast"
+
+    def forward(self, a, dtype):
+        self.in_dtype = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return (g.astype(self.in_dtype),)
+
+
+# ---------------------------------------------------------------------------------------------
+# reductions
+
+
+class Sum(Function):
+    op = "sum"
+
+    def forward(self, a, axis, keepdims):
+        self.shape = a.shape
+        return a.sum(axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        o = self.options
+        return (_expand_reduced(g, o["axis"], o["keepdims"], self.shape),)
+
+
+class _Extremum(Function):
+    """max/min over axes; tied elements share the gradient evenly."""
+
+    reduce = staticmethod(np.max)
+
+    def forward(self, a, axis, keepdims):
+        if a.size == 0:
+            raise ShapeError(f"{self.op}: cannot reduce an empty tensor of shape {a.shape}")
+        out = self.reduce(a, axis=axis, keepdims=True)
+        self.mask = a == out
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    def backward(self, g):
+        o = self.options
+        mask = self.mask
+        if not o["keepdims"]:
+            g = np.expand_dims(g, o["axis"] if o["axis"] is not None else tuple(range(mask.ndim)))
+        return (mask * (g / mask.sum(axis=o["axis"], keepdims=True)),)
+
+
+class Max(_Extremum):
+    op = "max"
+    reduce = staticmethod(np.max)
+
+
+class Min(_Extremum):
+    op = "min"
+    reduce = staticmethod(np.min)
+
+
+class LogSumExp(Function):
+    """log(sum(exp(a))) over axes, shifted by the max so it never overflows."""
+
+    op = "logsumexp"
+
+    def forward(self, a, axis, keepdims):
+        m = np.max(a, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        self.a = a
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+        self.out = out
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    def backward(self, g):
+        o = self.options
+        if not o["keepdims"]:
+            g = np.expand_dims(g, o["axis"] if o["axis"] is not None else tuple(range(self.a.ndim)))
+        return (g * np.exp(self.a - self.out),)
+
+
+class Softmax(Function):
+    op = "softmax"
+
+    def forward(self, a, axis):
+        e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+        self.out = out = e / e.sum(axis=axis, keepdims=True)
+        return out
+
+    def backward(self, g):
+        s = self.out
+        return (s * (g - (g * s).sum(axis=self.options["axis"], keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    op = "log_softmax"
+
+    def forward(self, a, axis):
+        shifted = a - np.max(a, axis=axis, keepdims=True)
+        self.out = out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        return out
+
+    def backward(self, g):
+        return (g - np.exp(self.out) * g.sum(axis=self.options["axis"], keepdims=True),)
+
+
+# ---------------------------------------------------------------------------------------------
+# matmul
+
+
+class MatMul(Function):
+    """numpy matmul semantics: 1-D operands are promoted and the added axis dropped; batch axes broadcast."""
+
+    op = "matmul"
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ShapeError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        ka = a.shape[-1]
+        kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if ka != kb:
+            raise ShapeError(
+                f"matmul: shapes {a.shape} and {b.shape} do not align: "
+                f"{ka} (last axis of the first) != {kb} ({'only' if b.ndim == 1 else 'second-to-last'} axis of the second)")
+        self.a, self.b = a, b
+        if a.ndim == 2 and b.ndim == 2:
+            return np.dot(a, b)  # NOTE: np.dot is several times faster than @ for small 2-D products
+        return np.matmul(a, b)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        na, nb = self.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:
+            return (np.dot(g, b.T) if na else None), (np.dot(a.T, g) if nb else None)
+        # promote 1-D operands to matrices, as matmul did, and the gradient to match
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if na:
+            ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+        if nb:
+            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+# ---------------------------------------------------------------------------------------------
+# movement
+
+
+class Reshape(Function):
+    op = "reshape"
+
+    def forward(self, a, shape):
+        self.in_shape = a.shape
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise ShapeError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}") from None
+
+    def backward(self, g):
+        return (g.reshape(self.in_shape),)
+
+
+class Permute(Function):
+    op = "permute"
+
+    def forward(self, a, axes):
+        if sorted(ax % a.ndim if a.ndim else ax for ax in axes) != list(range(a.ndim)):
+            raise ShapeError(f"permute: {axes} is not a permutation of the {a.ndim} axes of shape {a.shape}")
+        return np.transpose(a, axes)
+
+    def backward(self, g):
+        return (np.transpose(g, np.argsort([ax % g.ndim for ax in self.options["axes"]])),)
+
+
+class Expand(Function):
+    op = "expand"
+
+    def forward(self, a, shape):
+        self.in_shape = a.shape
+        try:
+            return np.broadcast_to(a, shape)
+        except ValueError:
+            raise ShapeError(f"expand: cannot expand shape {a.shape} to {shape}") from None
+
+    def backward(self, g):
+        return (unbroadcast(g, self.in_shape),)
+
+
+class Flip(Function):
+    op = "flip"
+
+    def forward(self, a, axis):
+        return np.flip(a, axis)
+
+    def backward(self, g):
+        return (np.flip(g, self.options["axis"]),)
+
+
+def _is_advanced(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, (np.ndarray, list)) for i in items)
+
+
+class GetItem(Function):
+    """Basic and advanced indexing; repeated advanced indices accumulate their gradients."""
+
+    op = "getitem"
+
+    def forward(self, a, index):
+        self.in_shape, self.dtype = a.shape, a.dtype
+        return a[index]
+
+    def backward(self, g):
+        index = self.options["index"]
+        grad = np.zeros(self.in_shape, dtype=g.dtype)
+        if _is_advanced(index):
+            np.add.at(grad, index, g)
+        else:
+            grad[index] = g
+        return (grad,)
+
+
+class Cat(Function):
+    op = "cat"
+
+    def forward(self, *arrays, axis):
+        self.sizes = [a.shape[axis] for a in arrays]
+        return np.concatenate(arrays, axis=axis)
+
+    def backward(self, g):
+        return tuple(np.split(g, np.cumsum(self.sizes)[:-1], axis=self.options["axis"]))
+
+
+class Stack(Function):
+    op = "stack"
+
+    def forward(self, *arrays, axis):
+        self.n = len(arrays)
+        return np.stack(arrays, axis=axis)
+
+    def backward(self, g):
+        axis = self.options["axis"]
+        return tuple(np.take(g, i, axis=axis) for i in range(self.n))

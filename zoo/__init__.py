@@ -1,0 +1,1 @@
+"""The recurrent zoo: cells, sequence layers, models, tasks, training loop and the `minigrad` command."""
