@@ -226,6 +226,18 @@ class detect_anomaly(_Switch):
 
     def __init__(self, mode: bool = True):
         super().__init__(mode)
+        self._errstates = []
+
+    # numpy's overflow/invalid warnings would fire first and name no op; the checks here replace them
+    def __enter__(self):
+        state = np.errstate(all="ignore") if self.mode else np.errstate()
+        state.__enter__()
+        self._errstates.append(state)
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        self._errstates.pop().__exit__(*exc)
 
 
 class keep_grads(_Switch):

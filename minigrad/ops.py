@@ -128,6 +128,8 @@ class PowScalar(Function):
         a = self.a
         if p == 2:
             return (g * (2 * a),)
+        if p == 0:  # NOTE: p * a**(p-1) would be 0 * inf = NaN at a == 0
+            return (np.zeros_like(g),)
         return (g * (p * a ** (p - 1)),)
 
 
@@ -135,34 +137,29 @@ class Maximum(Function):
     """Elementwise max; where a == b the gradient is split evenly."""
 
     op = "maximum"
+    pick = staticmethod(np.maximum)
+    wins = staticmethod(np.greater)
 
     def forward(self, a, b):
         self.a, self.b = a, b
-        return np.maximum(a, b)
+        return self.pick(a, b)
 
     def backward(self, g):
         a, b = self.a, self.b
-        wa = (a > b) + 0.5 * (a == b)
+        # weight of a: 1 where it wins, 1/2 where it ties, 0 where it loses (in g's dtype)
+        wa = self.wins(a, b).astype(g.dtype)
+        wa += 0.5 * (a == b)
         na, nb = self.needs_input_grad
         return (unbroadcast(g * wa, a.shape) if na else None), (
             unbroadcast(g * (1 - wa), b.shape) if nb else None)
 
 
-class Minimum(Function):
+class Minimum(Maximum):
     """Elementwise min; where a == b the gradient is split evenly."""
 
     op = "minimum"
-
-    def forward(self, a, b):
-        self.a, self.b = a, b
-        return np.minimum(a, b)
-
-    def backward(self, g):
-        a, b = self.a, self.b
-        wa = (a < b) + 0.5 * (a == b)
-        na, nb = self.needs_input_grad
-        return (unbroadcast(g * wa, a.shape) if na else None), (
-            unbroadcast(g * (1 - wa), b.shape) if nb else None)
+    pick = staticmethod(np.minimum)
+    wins = staticmethod(np.less)
 
 
 class Where(Function):
@@ -377,7 +374,8 @@ class _Extremum(Function):
         mask = self.mask
         if not o["keepdims"]:
             g = np.expand_dims(g, o["axis"] if o["axis"] is not None else tuple(range(mask.ndim)))
-        return (mask * (g / mask.sum(axis=o["axis"], keepdims=True)),)
+        count = mask.sum(axis=o["axis"], keepdims=True, dtype=g.dtype)
+        return (mask * (g / count),)
 
 
 class Max(_Extremum):
@@ -463,6 +461,8 @@ class MatMul(Function):
         na, nb = self.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:
             return (np.dot(g, b.T) if na else None), (np.dot(a.T, g) if nb else None)
+        if a.ndim == 1 and b.ndim == 1:  # inner product: g is a 0-d array
+            return (g * b if na else None), (g * a if nb else None)
         # promote 1-D operands to matrices, as matmul did, and the gradient to match
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b

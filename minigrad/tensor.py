@@ -325,9 +325,14 @@ class Tensor:
     clamp = clip
 
     def astype(self, dtype):
-        """Differentiable dtype conversion (the gradient is converted back)."""
+        """Dtype conversion: differentiable between floating dtypes (the gradient is converted
+        back); a cast to or from an integer or boolean dtype gives a constant, as in PyTorch."""
         dtype = np.dtype(dtype)
-        return self if dtype == self.dtype else _ops.Cast.apply(self, dtype=dtype)
+        if dtype == self.dtype:
+            return self
+        if dtype.kind != "f" or self.dtype.kind != "f":
+            return Tensor._const(self.data.astype(dtype))
+        return _ops.Cast.apply(self, dtype=dtype)
 
     def float(self): return self.astype(np.float32)
     def double(self): return self.astype(np.float64)
@@ -374,7 +379,11 @@ class Tensor:
     def transpose(self, axis0: int = -2, axis1: int = -1):
         """Swap two axes (PyTorch's meaning; ``permute`` reorders all of them)."""
         axes = list(range(self.ndim))
-        axes[axis0], axes[axis1] = axes[axis1], axes[axis0]
+        try:
+            axes[axis0], axes[axis1] = axes[axis1], axes[axis0]
+        except IndexError:
+            raise _function.ShapeError(
+                f"transpose: axes {axis0} and {axis1} are out of range for shape {self.shape}") from None
         return self.permute(*axes)
 
     @property

@@ -27,7 +27,7 @@ class Value:
     (-2.0, 2.0)
     """
 
-    __slots__ = ("data", "grad", "parents", "op", "scope", "label", "_local")
+    __slots__ = ("data", "grad", "parents", "op", "scope", "label", "_local", "_custom", "__weakref__")
 
     def __init__(self, data, _children=(), _op="", label="", _local=()):
         self.data = data
@@ -37,6 +37,7 @@ class Value:
         self.scope = _graph._SCOPE
         self.label = label
         self._local = _local
+        self._custom = None
 
     # micrograd names, kept so code written for micrograd runs unchanged
     @property
@@ -47,8 +48,20 @@ class Value:
     def _op(self) -> str:
         return self.op
 
-    def _backward(self) -> None:
-        """Add this node's contribution to its parents' gradients (one step of backward)."""
+    @property
+    def _backward(self):
+        """One step of backward: add this node's contribution to its parents' gradients.
+
+        As in micrograd, a custom op may assign its own closure here (``out._backward = fn``);
+        ``backward()`` then calls it instead of using ``_local``.
+        """
+        return self._propagate if self._custom is None else self._custom
+
+    @_backward.setter
+    def _backward(self, fn) -> None:
+        self._custom = fn
+
+    def _propagate(self) -> None:
         g = self.grad
         for p, d in zip(self.parents, self._local):
             p.grad += d * g
@@ -82,7 +95,14 @@ class Value:
             return Value(out, (self, other), "**", _local=(other.data * a ** (other.data - 1), out * math.log(a)))
         if not isinstance(other, (int, float)):
             raise TypeError(f"Value ** needs an int, float or Value exponent, got {type(other).__name__}")
-        return Value(a ** other, (self,), f"**{other}", _local=(other * a ** (other - 1),))
+        out = a ** other
+        if isinstance(out, complex):  # Python answers (-2.0) ** 0.5 with a complex number
+            raise ValueError(f"Value ** {other}: a negative base ({a!r}) with a fractional exponent has no real value")
+        if a == 0 and other < 1:  # a ** (other - 1) would divide by zero: the slope is 0 (other == 0) or infinite
+            d = 0.0 if other == 0 else math.inf
+        else:
+            d = other * a ** (other - 1)
+        return Value(out, (self,), f"**{other}", _local=(d,))
 
     def __rpow__(self, other):
         return Value(other) ** self
@@ -147,6 +167,9 @@ class Value:
                 v.grad = 0.0
         self.grad += 1.0
         for v in reversed(topo):
+            if v._custom is not None:
+                v._custom()
+                continue
             g = v.grad
             for p, d in zip(v.parents, v._local):
                 p.grad += d * g
