@@ -1,0 +1,287 @@
+"""Recurrent cells: one time step ``(x_t, state) -> state``, with PyTorch's parameters.
+
+A cell only knows one step. ``zoo.unroll`` runs any cell over a sequence, and the sequence
+layers (``zoo.layers``) stack cells and the loop; none of them repeats the equations.
+
+Each cell's docstring lists its equations in column-vector form (``W @ x``); ``step`` has one code
+line per equation, named as in the equation, and ``tests/test_cells.py`` executes the docstring's
+lines in numpy against the cell. ``step`` is also the seam for a fused kernel: replacing it by one
+graph node per step changes nothing else.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import minigrad as mg
+from minigrad.nn import Module, Parameter
+
+__all__ = ["CellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+RECURRENT_INITS = ("uniform", "orthogonal")
+
+
+def _orthogonal(n: int, gen: np.random.Generator, dtype) -> np.ndarray:
+    """A uniformly random n x n orthogonal matrix (QR of a Gaussian with the signs of R's diagonal
+    folded into Q, so the distribution is Haar and not biased by the QR convention)."""
+    q, r = np.linalg.qr(gen.standard_normal((n, n)))
+    return (q * np.sign(np.diag(r))).astype(dtype)
+
+
+class CellBase(Module):
+    """What every cell shares: parameters, their initialisation, and checks on inputs and states.
+
+    Parameters as PyTorch's (G gates stacked in row blocks; H = hidden size, D = input size)::
+
+        weight_ih (G*H, D)   weight_hh (G*H, H)   bias_ih (G*H,)   bias_hh (G*H,)
+
+    all drawn from U(-1/sqrt(H), 1/sqrt(H)). ``recurrent_init="orthogonal"`` makes each gate's
+    H x H block of ``weight_hh`` a random orthogonal matrix instead (it keeps the recurrence from
+    shrinking or blowing up gradients early in training). Subclasses set ``gates`` and define
+    ``step(x, state) -> state``, which does no checking; ``forward`` checks, then steps.
+    """
+
+    gates = 1
+    # constructor options that change what ``step`` computes (``bind`` needs them again)
+    step_options: tuple = ()
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
+                 recurrent_init: str = "uniform", dtype=None, generator=None):
+        super().__init__()
+        _check_size("input_size", input_size)
+        _check_size("hidden_size", hidden_size)
+        if recurrent_init not in RECURRENT_INITS:
+            raise ValueError(f"recurrent_init must be one of {RECURRENT_INITS}, got {recurrent_init!r}")
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
+        self.recurrent_init = recurrent_init
+        dt = mg.get_default_dtype() if dtype is None else np.dtype(dtype)
+        gh = self.gates * hidden_size
+        self.weight_ih = Parameter(np.zeros((gh, input_size), dt))
+        self.weight_hh = Parameter(np.zeros((gh, hidden_size), dt))
+        self.bias_ih = Parameter(np.zeros(gh, dt)) if bias else None
+        self.bias_hh = Parameter(np.zeros(gh, dt)) if bias else None
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator=None) -> None:
+        """Draw every parameter again (from ``generator``, or minigrad's global one)."""
+        gen = mg.random.generator(generator)
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for p in (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh):
+            if p is not None:
+                p.data = gen.uniform(-k, k, p.shape).astype(p.dtype)
+        if self.recurrent_init == "orthogonal":
+            H = self.hidden_size
+            self.weight_hh.data = np.concatenate(
+                [_orthogonal(H, gen, self.weight_hh.dtype) for _ in range(self.gates)])
+
+    # the step ---------------------------------------------------------------------------------
+    def step(self, x: mg.Tensor, state):
+        """One time step on checked inputs: ``x`` (B, D) and ``state`` -> the new state."""
+        raise NotImplementedError
+
+    def output(self, state) -> mg.Tensor:
+        """The part of the state a layer emits at each step: ``h``."""
+        return state
+
+    def initial_state(self, batch: int, dtype=None):
+        """The zero state for ``batch`` sequences (``None`` means unbatched: shape (H,))."""
+        shape = (self.hidden_size,) if batch is None else (batch, self.hidden_size)
+        return mg.zeros(shape, dtype=self.weight_hh.dtype if dtype is None else dtype)
+
+    def forward(self, x, state=None):
+        """One checked step: ``x`` (B, D) or unbatched (D,); ``state`` defaults to zeros."""
+        x = _as_tensor(x)
+        name = type(self).__name__
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected input of shape (B, {self.input_size}) or ({self.input_size},), "
+                             f"got {x.shape}")
+        batch = x.shape[0] if x.ndim == 2 else None
+        if state is None:
+            state = self.initial_state(batch, x.dtype)
+        else:
+            state = self._check_state(state, batch)
+        if batch is not None:
+            return self.step(x, state)
+        one = self.step(x.reshape(1, -1), _map(lambda s: s.reshape(1, -1), state))
+        return _map(lambda s: s.reshape(-1), one)
+
+    def _check_state(self, state, batch):
+        expected = (self.hidden_size,) if batch is None else (batch, self.hidden_size)
+        s = _as_tensor(state)
+        if s.shape != expected:
+            raise ValueError(f"{type(self).__name__}: expected hidden state of shape {expected}, got {s.shape}")
+        return s
+
+    # the projections every cell uses: W @ x + b for a batch of row vectors
+    def _ih(self, x: mg.Tensor) -> mg.Tensor:
+        a = x @ self.weight_ih.T
+        return a if self.bias_ih is None else a + self.bias_ih
+
+    def _hh(self, h: mg.Tensor) -> mg.Tensor:
+        a = h @ self.weight_hh.T
+        return a if self.bias_hh is None else a + self.bias_hh
+
+    @classmethod
+    def bind(cls, weight_ih, weight_hh, bias_ih=None, bias_hh=None, **options) -> "CellBase":
+        """A cell that steps with these existing parameters (shared, not copied).
+
+        The sequence layers own their parameters under PyTorch's names (``weight_ih_l0``, ...) and
+        bind a cell to each layer and direction, so the equations live only here.
+        """
+        cell = cls.__new__(cls)
+        gh, d = weight_ih.shape
+        cell.input_size, cell.hidden_size, cell.bias = d, gh // cls.gates, bias_ih is not None
+        cell.recurrent_init = "uniform"
+        cell._configure(**options)
+        cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh = weight_ih, weight_hh, bias_ih, bias_hh
+        return cell
+
+    def _configure(self) -> None:
+        """Set cell-specific options (nonlinearity, forget-gate bias) on a bound cell."""
+
+    def extra_repr(self) -> str:
+        extra = "" if self.bias else ", bias=False"
+        if self.recurrent_init != "uniform":
+            extra += f", recurrent_init={self.recurrent_init!r}"
+        return f"{self.input_size}, {self.hidden_size}{extra}"
+
+
+class RNNCell(CellBase):
+    """The Elman cell: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``, act = tanh or relu.
+
+    Equations (x: input, h: state; column vectors)::
+
+        h' = act(W_ih @ x + b_ih + W_hh @ h + b_hh)
+    """
+
+    gates = 1
+    step_options = ("nonlinearity",)
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", *,
+                 recurrent_init: str = "uniform", dtype=None, generator=None):
+        self._configure(nonlinearity)
+        super().__init__(input_size, hidden_size, bias, recurrent_init=recurrent_init, dtype=dtype,
+                         generator=generator)
+
+    def _configure(self, nonlinearity: str = "tanh") -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+
+    def act(self, a: mg.Tensor) -> mg.Tensor:
+        return a.tanh() if self.nonlinearity == "tanh" else a.relu()
+
+    def step(self, x, h):
+        h = self.act(self._ih(x) + self._hh(h))
+        return h
+
+    def extra_repr(self) -> str:
+        extra = "" if self.nonlinearity == "tanh" else ", nonlinearity='relu'"
+        return super().extra_repr() + extra
+
+
+class LSTMCell(CellBase):
+    """Long short-term memory (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000).
+
+    Equations (x: input, (h, c): state; column vectors; W_ii, W_if, W_ig, W_io are the four row
+    blocks of ``weight_ih`` in that order, likewise W_h* of ``weight_hh`` and b_i*, b_h*)::
+
+        i  = sigmoid(W_ii @ x + b_ii + W_hi @ h + b_hi)
+        f  = sigmoid(W_if @ x + b_if + W_hf @ h + b_hf)
+        g  = tanh(W_ig @ x + b_ig + W_hg @ h + b_hg)
+        o  = sigmoid(W_io @ x + b_io + W_ho @ h + b_ho)
+        c' = f * c + i * g
+        h' = o * tanh(c')
+
+    ``forget_bias`` (e.g. 1.0, Jozefowicz et al. 2015) sets b_if to it and b_hf to 0 at
+    initialisation, so the forget gate starts mostly open and gradients flow back through c.
+    """
+
+    gates = 4
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, forget_bias: float | None = None,
+                 recurrent_init: str = "uniform", dtype=None, generator=None):
+        self._configure(forget_bias)
+        if forget_bias is not None and not bias:
+            raise ValueError("LSTMCell: forget_bias needs bias=True")
+        super().__init__(input_size, hidden_size, bias, recurrent_init=recurrent_init, dtype=dtype,
+                         generator=generator)
+
+    def _configure(self, forget_bias: float | None = None) -> None:
+        self.forget_bias = forget_bias
+
+    def reset_parameters(self, generator=None) -> None:
+        super().reset_parameters(generator)
+        if self.forget_bias is not None:
+            H = self.hidden_size
+            self.bias_ih.data[H:2 * H] = self.forget_bias
+            self.bias_hh.data[H:2 * H] = 0
+
+    def output(self, state) -> mg.Tensor:
+        return state[0]
+
+    def initial_state(self, batch: int, dtype=None):
+        return super().initial_state(batch, dtype), super().initial_state(batch, dtype)
+
+    def _check_state(self, state, batch):
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise ValueError(f"LSTMCell: the state must be a pair (h, c), got {type(state).__name__}")
+        return tuple(super(LSTMCell, self)._check_state(s, batch) for s in state)
+
+    def step(self, x, state):
+        h, c = state
+        H = self.hidden_size
+        a = self._ih(x) + self._hh(h)  # (B, 4H): the pre-activations of i, f, g, o side by side
+        i = a[..., 0 * H:1 * H].sigmoid()
+        f = a[..., 1 * H:2 * H].sigmoid()
+        g = a[..., 2 * H:3 * H].tanh()
+        o = a[..., 3 * H:4 * H].sigmoid()
+        c = f * c + i * g
+        h = o * c.tanh()
+        return h, c
+
+    def extra_repr(self) -> str:
+        extra = "" if self.forget_bias is None else f", forget_bias={self.forget_bias}"
+        return super().extra_repr() + extra
+
+
+class GRUCell(CellBase):
+    """Gated recurrent unit (Cho et al. 2014), in PyTorch's variant: the reset gate scales the whole
+    recurrent term ``W_hn h + b_hn`` of the candidate (cuDNN's form).
+
+    Equations (x: input, h: state; column vectors; W_ir, W_iz, W_in are the three row blocks of
+    ``weight_ih`` in that order, likewise W_h* of ``weight_hh`` and b_i*, b_h*)::
+
+        r  = sigmoid(W_ir @ x + b_ir + W_hr @ h + b_hr)
+        z  = sigmoid(W_iz @ x + b_iz + W_hz @ h + b_hz)
+        n  = tanh(W_in @ x + b_in + r * (W_hn @ h + b_hn))
+        h' = (1 - z) * n + z * h
+    """
+
+    gates = 3
+
+    def step(self, x, h):
+        H = self.hidden_size
+        ai = self._ih(x)  # (B, 3H): W_ir x + b_ir, W_iz x + b_iz, W_in x + b_in
+        ah = self._hh(h)  # (B, 3H): the same with W_h*, b_h* and h
+        r = (ai[..., 0 * H:1 * H] + ah[..., 0 * H:1 * H]).sigmoid()
+        z = (ai[..., 1 * H:2 * H] + ah[..., 1 * H:2 * H]).sigmoid()
+        n = (ai[..., 2 * H:3 * H] + r * ah[..., 2 * H:3 * H]).tanh()
+        h = (1 - z) * n + z * h
+        return h
+
+
+# helpers ----------------------------------------------------------------------------------------
+def _check_size(name: str, n) -> None:
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+
+
+def _as_tensor(x) -> mg.Tensor:
+    return x if isinstance(x, mg.Tensor) else mg.Tensor(np.asarray(x))
+
+
+def _map(fn, state):
+    """Apply ``fn`` to each tensor of a state (a tensor, or a tuple such as the LSTM's (h, c))."""
+    return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
