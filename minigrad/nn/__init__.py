@@ -1,4 +1,16 @@
-"""Neural-network building blocks with PyTorch's names: modules, layers, losses, initializers."""
-from .module import Module, Parameter, StateDictError
+"""Neural-network building blocks with PyTorch's names: modules, layers, losses, initializers.
 
-__all__ = ["Module", "Parameter", "StateDictError"]
+``minigrad.nn.functional`` (import it as ``F``) holds the functional forms and the losses,
+``minigrad.nn.init`` the initializers.
+"""
+from . import functional, init
+from .layers import (
+    Dropout, Embedding, LayerNorm, Linear, ModuleDict, ModuleList, ReLU, Sequential, Sigmoid, Tanh,
+)
+from .module import IncompatibleKeys, Module, Parameter, StateDictError
+
+__all__ = [
+    "Module", "Parameter", "StateDictError", "IncompatibleKeys",
+    "Linear", "Embedding", "Dropout", "LayerNorm", "ReLU", "Tanh", "Sigmoid",
+    "Sequential", "ModuleList", "ModuleDict", "functional", "init",
+]

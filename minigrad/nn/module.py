@@ -1,13 +1,17 @@
 """``Module`` and ``Parameter``: models find their parameters by walking their own attributes."""
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
 from ..tensor import Tensor
 
-__all__ = ["Module", "Parameter", "StateDictError"]
+__all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys"]
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+IncompatibleKeys.__doc__ = "What a non-strict ``load_state_dict`` skipped (PyTorch's return value)."
 
 
 class Parameter(Tensor):
@@ -23,7 +27,16 @@ class Parameter(Tensor):
 
 
 class StateDictError(KeyError):
-    """``load_state_dict`` found problems; the message lists every one of them."""
+    """``load_state_dict`` found problems; the message lists every one of them.
+
+    ``problems`` holds one line per problem; ``missing_keys`` and ``unexpected_keys`` the names.
+    """
+
+    def __init__(self, message: str, problems=(), missing_keys=(), unexpected_keys=()):
+        super().__init__(message)
+        self.problems = list(problems)
+        self.missing_keys = list(missing_keys)
+        self.unexpected_keys = list(unexpected_keys)
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
@@ -68,7 +81,14 @@ class Module:
     # discovery ----------------------------------------------------------------------------------
     def _direct(self):
         for name, value in vars(self).items():
-            yield from _members(name, value)
+            if name == "_modules":
+                # containers (Sequential, ModuleList, ModuleDict) keep their members here, and
+                # PyTorch names those by position or key alone: "0.weight", not "_modules.0.weight"
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                for key, v in items:
+                    yield from _members(str(key), v)
+            else:
+                yield from _members(name, value)
 
     def named_children(self):
         """(name, module) for each direct sub-module."""
@@ -122,9 +142,26 @@ class Module:
         return sum(p.data.size for p in self.parameters())
 
     # state --------------------------------------------------------------------------------------
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (or, with ``set_to_none=False``, fill it with zeros)."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data = np.zeros_like(p.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Freeze (False) or unfreeze every parameter."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn(m)`` on every sub-module and then on this one (e.g. a custom initialisation)."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
 
     def train(self, mode: bool = True) -> "Module":
         for m in self.modules():
@@ -152,18 +189,23 @@ class Module:
         """Name -> copy of the parameter's array; tied parameters appear under each of their names."""
         return OrderedDict((name, p.data.copy()) for name, p in self._named_parameters_all())
 
-    def load_state_dict(self, state_dict, strict: bool = True) -> None:
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays (or tensors) into the parameters of the same names.
 
-        Checks everything before changing anything; with ``strict``, missing and unexpected keys
-        are errors too. All problems are reported together in one ``StateDictError``.
+        Checks everything before changing anything, and reports every problem together in one
+        ``StateDictError``: shape and dtype mismatches always, missing and unexpected keys when
+        ``strict``. Returns the (missing, unexpected) keys, which only a non-strict load can skip.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict expects a mapping of names to arrays, got {type(state_dict).__name__}")
         own = dict(self._named_parameters_all())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
         problems = []
         if strict:
-            problems += [f"missing key '{k}'" for k in own if k not in state_dict]
-            problems += [f"unexpected key '{k}'" for k in state_dict if k not in own]
-        updates = []
+            problems += [f"missing key '{k}'" for k in missing]
+            problems += [f"unexpected key '{k}'" for k in unexpected]
+        updates = {}  # id(parameter) -> (name, parameter, array); tied names share one entry
         for name, value in state_dict.items():
             if name not in own:
                 continue
@@ -173,12 +215,18 @@ class Module:
                 problems.append(f"'{name}': shape {arr.shape} in the state dict, {p.shape} in the model")
             elif arr.dtype != p.dtype:
                 problems.append(f"'{name}': dtype {arr.dtype} in the state dict, {p.dtype} in the model")
+            elif id(p) in updates and not np.array_equal(updates[id(p)][2], arr):
+                first = updates[id(p)][0]
+                problems.append(f"'{name}': tied to '{first}' (one parameter), but the state dict gives them different values")
             else:
-                updates.append((p, arr))
+                updates.setdefault(id(p), (name, p, arr))
         if problems:
-            raise StateDictError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
-        for p, arr in updates:
+            raise StateDictError(
+                f"load_state_dict into {type(self).__name__}: {len(problems)} problem(s):\n  "
+                + "\n  ".join(problems), problems, missing if strict else (), unexpected if strict else ())
+        for _, p, arr in updates.values():
             p.data = np.array(arr, copy=True)
+        return IncompatibleKeys(missing, unexpected)
 
     # display ------------------------------------------------------------------------------------
     def extra_repr(self) -> str:
