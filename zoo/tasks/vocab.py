@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = [
     "PAD", "BOS", "EOS", "UNK", "SPECIAL_TOKENS", "UNK_CHAR", "CharVocab", "TokenVocab",
-    "vocab_from_dict", "Padded", "pad_sequences", "length_mask",
+    "vocab_from_dict", "Padded", "pad_sequences", "length_mask", "DecoderData", "decoder_data",
 ]
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -222,3 +222,19 @@ def pad_sequences(seqs: Sequence, length: int | None = None, pad: int = PAD) -> 
     for row, s in zip(ids, seqs):
         row[:len(s)] = s
     return Padded(ids, lengths, length_mask(lengths, T))
+
+
+class DecoderData(NamedTuple):
+    """A decoder's teacher-forcing arrays for target texts ``y_1..y_n``, all ``(B, T)``, T = longest n + 1."""
+    inputs: np.ndarray   # int64: BOS y_1 .. y_n PAD ..
+    targets: np.ndarray  # int64: y_1 .. y_n EOS PAD ..
+    mask: np.ndarray     # bool: True where targets holds a token or the EOS
+    lengths: np.ndarray  # (B,) int64: n + 1
+
+
+def decoder_data(vocab: TokenVocab, texts: Sequence[str]) -> DecoderData:
+    """Encode target texts for a decoder trained with teacher forcing."""
+    encoded = [vocab.encode(t) for t in texts]
+    targets = pad_sequences([np.r_[ids, EOS] for ids in encoded])
+    inputs = pad_sequences([np.r_[BOS, ids] for ids in encoded]).ids
+    return DecoderData(inputs, targets.ids, targets.mask, targets.lengths)
