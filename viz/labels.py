@@ -1,0 +1,77 @@
+"""Text for DOT: escaping that no label can break, and the numbers and arrays nodes show.
+
+A label passes three parsers before it reaches a screen: DOT's lexer (quotes), graphviz's label
+reader (backslash escapes, HTML entities, record separators) and an XML parser reading the SVG.
+``clean`` removes what XML cannot hold at all; ``quote`` and ``record_field`` escape for the
+other two layers.
+"""
+from __future__ import annotations
+
+import math
+import re
+from urllib.parse import quote as _percent
+
+import numpy as np
+
+__all__ = ["clean", "quote", "record_field", "cluster_id", "fmt_mag", "fmt_shape", "fmt_values"]
+
+# Characters XML 1.0 allows (https://www.w3.org/TR/xml/#charsets); everything else, including
+# control characters and lone surrogates, is spelled out as a visible escape.
+_NOT_XML = re.compile("[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Graphviz reads these as structure inside record labels unless escaped with a backslash.
+_RECORD = re.compile(r"([{}|<>])")
+
+
+def _spell(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text) -> str:
+    """``text`` as a string every layer can hold: newlines normalised to ``\\n``, characters
+    XML forbids replaced by a visible ``\\xNN``/``\\uNNNN``."""
+    s = str(text).replace("\r\n", "\n").replace("\r", "\n")
+    return _NOT_XML.sub(_spell, s)
+
+
+def _escape(text) -> str:
+    # Order matters: backslashes first (graphviz reads \n, \l, \N... in labels), then quotes for
+    # the lexer; '&' becomes an entity because graphviz decodes entities in every label.
+    s = clean(text).replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
+    return s
+
+
+def quote(text) -> str:
+    """A DOT double-quoted string whose label shows ``text`` literally (newlines break lines)."""
+    return '"' + _escape(text).replace("\n", "\\n") + '"'
+
+
+def record_field(text) -> str:
+    """The body of one record field showing ``text`` literally (not quoted; join fields with ``|``)."""
+    return _RECORD.sub(r"\\\1", _escape(text)).replace("\n", "\\n")
+
+
+def cluster_id(path: str) -> str:
+    """A quoted, unique DOT name for the cluster of scope ``path``; it is the cluster's
+    ``<title>`` in SVG, so it stays readable (``cluster_layer0/t=3``)."""
+    return '"cluster_' + _percent(clean(path), safe="/=._-~+,:()[]") + '"'
+
+
+def fmt_mag(x: float) -> str:
+    """A gradient magnitude in three significant digits (``2.10e-03``, ``0``, ``inf``, ``nan``)."""
+    if x == 0:
+        return "0"
+    if not math.isfinite(x):
+        return str(x)
+    return f"{x:.2e}"
+
+
+def fmt_shape(shape: tuple) -> str:
+    """``(2, 3)`` as ``2×3``; a 0-d shape as ``scalar``."""
+    return "×".join(str(n) for n in shape) if shape else "scalar"
+
+
+def fmt_values(arr: np.ndarray) -> str:
+    """Small arrays' values, four significant digits, rows on separate lines."""
+    return np.array2string(np.asarray(arr), precision=4, separator=", ", suppress_small=True,
+                           max_line_width=60)

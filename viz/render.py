@@ -1,0 +1,72 @@
+"""DOT text to pictures: a ``graphviz.Digraph`` for notebooks, files through the ``dot`` binary."""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+
+from .dot import dot_body
+
+__all__ = ["draw", "render", "pipe", "save"]
+
+_TEXT_FORMATS = ("dot", "gv")
+
+
+def draw(root, **options):
+    """A ``graphviz.Digraph`` of the graph that computed ``root`` (displays inline in Jupyter);
+    its ``source`` is exactly ``to_dot(root, **options)``."""
+    import graphviz
+
+    return graphviz.Digraph("minigrad", body=dot_body(root, **options))
+
+
+def pipe(dot_text: str, format: str = "svg", timeout: float = 120.0) -> bytes:
+    """Run graphviz's ``dot`` on ``dot_text`` and return the rendered bytes."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise RuntimeError("graphviz's 'dot' program is not on PATH; install graphviz "
+                           "(Debian/Ubuntu: apt-get install graphviz, macOS: brew install graphviz, "
+                           "or `make dot`) — to_dot() works without it")
+    try:
+        done = subprocess.run([exe, f"-T{format}"], input=dot_text.encode("utf-8"),
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"dot took longer than {timeout:g} s; draw fewer nodes "
+                           "(max_nodes=, keep_steps=, detail='cells')") from None
+    if done.returncode != 0:
+        err = done.stderr.decode("utf-8", "replace").strip()
+        raise RuntimeError(f"dot -T{format} failed (exit {done.returncode}): {err}")
+    return done.stdout
+
+
+def save(dot_text: str, path, format: str | None = None, timeout: float = 120.0) -> pathlib.Path:
+    """Write ``dot_text`` rendered as ``format`` (default: the path's suffix, else svg) to
+    ``path``, atomically; formats ``dot``/``gv`` write the DOT text itself."""
+    path = pathlib.Path(path)
+    fmt = (format or path.suffix.lstrip(".") or "svg").lower()
+    data = dot_text.encode("utf-8") if fmt in _TEXT_FORMATS else pipe(dot_text, fmt, timeout)
+    write_atomic(path, data)
+    return path
+
+
+def write_atomic(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so no reader ever sees
+    half a file."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def render(root, path, format: str | None = None, *, timeout: float = 120.0, **options) -> pathlib.Path:
+    """Render the graph that computed ``root`` to ``path`` (svg unless ``format`` or the path's
+    suffix says otherwise) with the ``dot`` binary; options are ``to_dot``'s. Returns the path."""
+    return save("digraph minigrad {\n" + "".join(dot_body(root, **options)) + "}\n", path, format, timeout)
