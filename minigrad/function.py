@@ -110,7 +110,7 @@ def _accumulate(t: Tensor, g: np.ndarray) -> None:
     if t.grad is None:
         t.grad = Tensor._const(np.array(g, copy=True))
     else:
-        t.grad.data = t.grad.data + g
+        t.grad.data = np.asarray(t.grad.data + g)  # NOTE: 0-d array + 0-d array gives a numpy scalar
 
 
 def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .function import no_grad
 from .tensor import Tensor
 
 __all__ = ["gradcheck", "GradcheckError"]
@@ -80,7 +81,8 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                     for i in checked]
 
         def value() -> float:
-            return float(_scalarize(fn(*inputs), weights, rng)[0].data)
+            with no_grad():  # finite differences need no graph
+                return float(_scalarize(fn(*inputs), weights, rng)[0].data)
 
         worst = None
         fails = []

@@ -147,8 +147,7 @@ class Maximum(Function):
     def backward(self, g):
         a, b = self.a, self.b
         # weight of a: 1 where it wins, 1/2 where it ties, 0 where it loses (in g's dtype)
-        wa = self.wins(a, b).astype(g.dtype)
-        wa += 0.5 * (a == b)
+        wa = np.where(a == b, 0.5, self.wins(a, b)).astype(g.dtype, copy=False)
         na, nb = self.needs_input_grad
         return (unbroadcast(g * wa, a.shape) if na else None), (
             unbroadcast(g * (1 - wa), b.shape) if nb else None)

@@ -1,0 +1,23 @@
+"""Shared test set-up: hypothesis profiles, and engine state restored after every test.
+
+``HYPOTHESIS_PROFILE=thorough pytest`` runs every property test with many more examples.
+"""
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import minigrad as mg
+
+settings.register_profile("minigrad", deadline=None, max_examples=20,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("thorough", parent=settings.get_profile("minigrad"), max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minigrad"))
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_dtype():
+    """A test that changes the default dtype must not change it for the tests after it."""
+    dtype = mg.get_default_dtype()
+    yield
+    mg.set_default_dtype(dtype)

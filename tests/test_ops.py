@@ -1,0 +1,590 @@
+"""Every Tensor op, one table row each, checked by one harness.
+
+A row names the op, calls it through minigrad, gives the numpy reference, and says where its
+inputs come from (shapes with their options, value domain). For differentiable ops the harness
+checks the forward against numpy in float64 and float32, every primitive's backward contract
+(one gradient per input, of the input's shape and dtype, the incoming gradient left untouched),
+and the gradients against central finite differences. Non-differentiable ops have their own
+table: forward against numpy, and no graph recorded.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minigrad as mg
+from minigrad import Tensor
+from minigrad import testing as mt
+
+# ---------------------------------------------------------------------------------------------
+# how inputs are drawn: strategies of (input shapes, keyword options)
+
+
+def cases(shapes, params: Callable | None = None):
+    """Pair each drawn tuple of shapes with options drawn from ``params(shapes)`` (or none)."""
+    if params is None:
+        return shapes.map(lambda s: (s, {}))
+    return shapes.flatmap(lambda s: params(s).map(lambda p: (s, p)))
+
+
+def one(**kw):
+    return mt.shapes(**kw).map(lambda s: (s,))
+
+
+UNARY = one()
+NONSCALAR = one(min_dims=1)
+BINARY = mt.broadcastable_shapes(2)
+TERNARY = mt.broadcastable_shapes(3)
+MATMUL = mt.matmul_shapes()
+
+
+def number(domain="real"):
+    return lambda s: st.fixed_dictionaries({"c": mt.floats(domain)})
+
+
+def raw_array(domain="real"):
+    """A numpy array of the first shape, used as a constant operand (``ndarray + tensor``)."""
+    return lambda s: st.fixed_dictionaries({"c": mt.arrays(shape=s[0], domain=domain)})
+
+
+def signed_axes(ndim: int):
+    """Tuples of distinct axes (possibly empty), each written positive or negative."""
+    return hnp.valid_tuple_axes(ndim)
+
+
+def axis_of(ndim: int):
+    return st.integers(-ndim, ndim - 1)
+
+
+def reduce_params(s, extra=None):
+    nd = len(s[0])
+    axis = st.one_of(st.none(), signed_axes(nd), axis_of(nd)) if nd else st.one_of(st.none(), st.just(()))
+    return st.fixed_dictionaries({"axis": axis, "keepdims": st.booleans(), **(extra or {})})
+
+
+def _count(shape, axis) -> int:
+    axes = range(len(shape)) if axis is None else (axis,) if isinstance(axis, int) else axis
+    return math.prod(shape[a] for a in axes)
+
+
+def var_params(s):
+    return reduce_params(s, {"correction": st.sampled_from([0, 1])}).filter(
+        lambda p: _count(s[0], p["axis"]) > p["correction"])
+
+
+def softmax_params(s):
+    return st.fixed_dictionaries({"axis": axis_of(len(s[0]))})
+
+
+@st.composite
+def reshape_params(draw, s):
+    """A new shape of the same size: the sizes shuffled, some neighbours merged, 1s inserted, maybe a -1."""
+    sizes = draw(st.permutations(s[0]))
+    merged = []
+    for n in sizes:
+        if merged and draw(st.booleans()):
+            merged[-1] *= n
+        else:
+            merged.append(n)
+    for _ in range(draw(st.integers(0, 2))):
+        merged.insert(draw(st.integers(0, len(merged))), 1)
+    if merged and draw(st.booleans()):
+        merged[draw(st.integers(0, len(merged) - 1))] = -1
+    return {"shape": tuple(merged)}
+
+
+def transpose_params(s):
+    nd = len(s[0])
+    return st.fixed_dictionaries({"axis0": axis_of(nd), "axis1": axis_of(nd)})
+
+
+def permute_params(s):
+    nd = len(s[0])
+    return st.permutations(range(nd)).flatmap(
+        lambda p: st.tuples(*[st.sampled_from([a, a - nd]) for a in p])).map(lambda p: {"axes": p})
+
+
+@st.composite
+def expand_params(draw, s):
+    """A target shape: size-1 axes grown, up to two new leading axes, kept sizes sometimes written -1."""
+    target = [draw(st.integers(1, 3)) if n == 1 else (-1 if draw(st.booleans()) else n) for n in s[0]]
+    lead = draw(st.lists(st.integers(1, 3), max_size=2))
+    return {"shape": tuple(lead + target)}
+
+
+def squeeze_params(s):
+    nd = len(s[0])
+    axis = st.one_of(st.none(), axis_of(nd), signed_axes(nd)) if nd else st.none()
+    return st.fixed_dictionaries({"axis": axis})
+
+
+def unsqueeze_params(s):
+    nd = len(s[0])
+    return st.fixed_dictionaries({"axis": st.integers(-nd - 1, nd)})
+
+
+@st.composite
+def flatten_params(draw, s):
+    nd = len(s[0])
+    if nd == 0:
+        return {}
+    start = draw(st.integers(0, nd - 1))
+    end = draw(st.integers(start, nd - 1))
+    return {"start_axis": draw(st.sampled_from([start, start - nd])), "end_axis": draw(st.sampled_from([end, end - nd]))}
+
+
+def flip_params(s):
+    nd = len(s[0])
+    return st.fixed_dictionaries({"axis": st.one_of(st.none(), axis_of(nd), signed_axes(nd)) if nd else st.none()})
+
+
+def basic_index(s):
+    return hnp.basic_indices(s[0], allow_newaxis=True, allow_ellipsis=True).map(lambda i: {"index": i})
+
+
+def int_array_index(s):
+    """Integer arrays, one per axis (or a prefix of the axes); repeats are likely."""
+    return hnp.integer_array_indices(s[0], result_shape=mt.shapes(max_dims=2)).map(lambda i: {"index": i})
+
+
+@st.composite
+def mixed_index(draw, s):
+    """``a[..., idx, ::step]``-style: an integer list on one axis between slices and an Ellipsis."""
+    shape = s[0]
+    ax = draw(st.integers(0, len(shape) - 1))
+    idx = draw(st.lists(st.integers(-shape[ax], shape[ax] - 1), min_size=1, max_size=5))
+    index = [slice(None)] * ax + [idx] + [slice(None, None, draw(st.sampled_from([1, -1, 2])))] * (len(shape) - ax - 1)
+    if ax and draw(st.booleans()):
+        index = [Ellipsis] + index[ax:]
+    return {"index": tuple(index)}
+
+
+@st.composite
+def bool_index(draw, s):
+    shape = s[0]
+    k = draw(st.integers(1, len(shape)))
+    return {"index": draw(hnp.arrays(bool, shape[:k]))}
+
+
+@st.composite
+def cat_cases(draw):
+    base = draw(mt.shapes(min_dims=1))
+    axis = draw(axis_of(len(base)))
+    sizes = draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
+    shapes = tuple(base[:axis % len(base)] + (n,) + base[axis % len(base) + 1:] for n in sizes)
+    return shapes, {"axis": axis}
+
+
+@st.composite
+def stack_cases(draw):
+    base = draw(mt.shapes())
+    n = draw(st.integers(1, 3))
+    return (base,) * n, {"axis": draw(st.integers(-len(base) - 1, len(base)))}
+
+
+@st.composite
+def split_cases(draw):
+    shape = draw(mt.shapes(min_dims=1, max_side=5))
+    axis = draw(axis_of(len(shape)))
+    n = shape[axis]
+    if draw(st.booleans()):
+        sections = draw(st.integers(1, n + 1))
+    else:
+        cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+        sections = [b - a for a, b in zip([0] + cuts, cuts + [n])]
+    return (shape,), {"sections": sections, "axis": axis}
+
+
+@st.composite
+def chunk_cases(draw):
+    shape = draw(mt.shapes(min_dims=1, max_side=5))
+    return (shape,), {"chunks": draw(st.integers(1, 6)), "axis": draw(axis_of(len(shape)))}
+
+
+# ---------------------------------------------------------------------------------------------
+# numpy references that are more than one call
+
+
+def np_softmax(a, axis):
+    e = np.exp(a - a.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def np_softplus(a, beta=1.0, threshold=20.0):
+    return np.where(a * beta > threshold, a, np.log1p(np.exp(a * beta)) / beta)
+
+
+def np_expand(a, shape):
+    lead = len(shape) - a.ndim
+    return np.broadcast_to(a, tuple(a.shape[i - lead] if n == -1 else n for i, n in enumerate(shape)))
+
+
+def np_squeeze(a, axis):
+    axes = range(a.ndim) if axis is None else [axis] if isinstance(axis, int) else axis
+    return np.squeeze(a, axis=tuple(ax % a.ndim for ax in axes if a.shape[ax] == 1))
+
+
+def np_flatten(a, start_axis=0, end_axis=-1):
+    if a.ndim == 0:
+        return a.reshape(1)
+    s, e = start_axis % a.ndim, end_axis % a.ndim
+    return a.reshape(a.shape[:s] + (-1,) + a.shape[e + 1:])
+
+
+def np_split(a, sections, axis):
+    n = a.shape[axis]
+    if isinstance(sections, int):
+        cuts = list(range(sections, n, sections))
+    else:
+        cuts = list(np.cumsum(sections)[:-1])
+    return tuple(np.split(a, cuts, axis=axis))
+
+
+def np_chunk(a, chunks, axis):
+    return np_split(a, -(-a.shape[axis] // chunks), axis)
+
+
+def np_pow(a, p):
+    return np.power(a, float(p))
+
+
+# ---------------------------------------------------------------------------------------------
+# the table of differentiable ops
+
+
+@dataclass(frozen=True)
+class Op:
+    """One differentiable op: how minigrad calls it, what numpy says it computes, where inputs live."""
+
+    name: str  # "<api name>" or "<api name>[variant]"
+    call: Callable  # (*inputs, **params) -> Tensor or tuple of Tensors
+    ref: Callable  # (*arrays, **params) -> array or tuple of arrays
+    cases: st.SearchStrategy = field(default=cases(UNARY))  # (input shapes, params)
+    domain: object = "real"  # for every input, or a tuple with one per input
+    options: dict = field(default_factory=dict)  # further mt.arrays options (avoid, grid, unique)
+    raw: tuple = ()  # inputs passed as numpy arrays (constants), not tensors
+    boolean: tuple = ()  # inputs drawn as boolean arrays (conditions)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+SOFTPLUS = {"beta": st.sampled_from([1.0, 2.0, 0.5]), "threshold": st.just(20.0)}
+CLIP_BOUNDS = [(-1.0, 1.0), (None, 0.5), (-0.5, None)]
+TIES = {"grid": 0.25}  # maximum/minimum: exact ties (the gradient splits as central differences do), no near-ties
+DISTINCT = {"grid": 1 / 16, "unique": True}  # max/min reductions: ties are tested separately, below
+
+OPS = [
+    # binary, broadcasting (rank mismatch included)
+    Op("add", lambda a, b: a + b, np.add, cases(BINARY)),
+    Op("sub", lambda a, b: a - b, np.subtract, cases(BINARY)),
+    Op("mul", lambda a, b: a * b, np.multiply, cases(BINARY)),
+    Op("div", lambda a, b: a / b, np.divide, cases(BINARY), domain=("real", "nonzero")),
+    Op("pow", lambda a, b: a ** b, np.power, cases(BINARY), domain=("positive", "real")),
+    Op("maximum", lambda a, b: mg.maximum(a, b), np.maximum, cases(BINARY), options=TIES),
+    Op("maximum[method]", lambda a, b: a.maximum(b), np.maximum, cases(BINARY), options=TIES),
+    Op("minimum", lambda a, b: mg.minimum(a, b), np.minimum, cases(BINARY), options=TIES),
+    Op("where", lambda c, a, b: mg.where(c, a, b), np.where, cases(TERNARY), raw=(0,), boolean=(0,)),
+    Op("where[number]", lambda cond, a, c: mg.where(cond, c, a), lambda cond, a, c: np.where(cond, c, a),
+       cases(BINARY, number()), raw=(0,), boolean=(0,)),
+    # with Python numbers and numpy arrays, on either side
+    Op("add[number]", lambda a, c: a + c, lambda a, c: a + c, cases(UNARY, number())),
+    Op("radd[number]", lambda a, c: c + a, lambda a, c: c + a, cases(UNARY, number())),
+    Op("sub[number]", lambda a, c: a - c, lambda a, c: a - c, cases(UNARY, number())),
+    Op("rsub[number]", lambda a, c: c - a, lambda a, c: c - a, cases(UNARY, number())),
+    Op("mul[number]", lambda a, c: a * c, lambda a, c: a * c, cases(UNARY, number())),
+    Op("rmul[number]", lambda a, c: c * a, lambda a, c: c * a, cases(UNARY, number())),
+    Op("div[number]", lambda a, c: a / c, lambda a, c: a / c, cases(UNARY, number("nonzero"))),
+    Op("rtruediv[number]", lambda a, c: c / a, lambda a, c: c / a, cases(UNARY, number()), domain="nonzero"),
+    Op("rpow[number]", lambda a, c: c ** a, lambda a, c: np.power(c, a), cases(UNARY, number("positive"))),
+    Op("pow[int]", lambda a, p: a ** p, np_pow,
+       cases(UNARY, lambda s: st.fixed_dictionaries({"p": st.sampled_from([0, 1, 2, 3])}))),
+    Op("pow[negative int]", lambda a, p: a ** p, np_pow,
+       cases(UNARY, lambda s: st.fixed_dictionaries({"p": st.sampled_from([-1, -2])})), domain="nonzero"),
+    Op("pow[fraction]", lambda a, p: a ** p, np_pow,
+       cases(UNARY, lambda s: st.fixed_dictionaries({"p": st.sampled_from([0.5, 1.5, -0.5])})), domain="positive"),
+    Op("radd[array]", lambda a, c: c + a, lambda a, c: c + a, cases(UNARY, raw_array())),
+    Op("rsub[array]", lambda a, c: c - a, lambda a, c: c - a, cases(UNARY, raw_array())),
+    Op("rmul[array]", lambda a, c: c * a, lambda a, c: c * a, cases(UNARY, raw_array())),
+    Op("rtruediv[array]", lambda a, c: c / a, lambda a, c: c / a, cases(UNARY, raw_array()), domain="nonzero"),
+    Op("rmatmul[array]", lambda c, b: c @ b, np.matmul, cases(MATMUL), raw=(0,)),
+    # elementwise
+    Op("neg", lambda a: -a, np.negative),
+    Op("neg[method]", lambda a: a.neg(), np.negative),
+    Op("exp", lambda a: a.exp(), np.exp),
+    Op("log", lambda a: a.log(), np.log, domain="positive"),
+    Op("sqrt", lambda a: a.sqrt(), np.sqrt, domain="positive"),
+    Op("abs", lambda a: a.abs(), np.abs, options={"avoid": (0,)}),
+    Op("tanh", lambda a: a.tanh(), np.tanh),
+    Op("sigmoid", lambda a: a.sigmoid(), lambda a: 1 / (1 + np.exp(-a))),
+    Op("relu", lambda a: a.relu(), lambda a: np.maximum(a, 0), options={"avoid": (0,)}),
+    Op("leaky_relu", lambda a, slope: a.leaky_relu(slope), lambda a, slope: np.where(a > 0, a, slope * a),
+       cases(UNARY, lambda s: st.fixed_dictionaries({"slope": st.sampled_from([0.01, 0.2])})),
+       options={"avoid": (0,)}),
+    Op("softplus", lambda a, **kw: a.softplus(**kw), np_softplus,
+       cases(UNARY, lambda s: st.fixed_dictionaries(SOFTPLUS))),
+    Op("softplus[linear above threshold]", lambda a: a.softplus(threshold=1.0),
+       lambda a: np_softplus(a, threshold=1.0), options={"avoid": (1.0,)}),
+    Op("clip", lambda a, b: a.clip(*b), lambda a, b: np.clip(a, *b),
+       cases(UNARY, lambda s: st.fixed_dictionaries({"b": st.sampled_from(CLIP_BOUNDS)})),
+       options={"avoid": (-1.0, -0.5, 0.5, 1.0)}),
+    # reductions
+    Op("sum", lambda a, **kw: a.sum(**kw), lambda a, **kw: np.sum(a, **kw), cases(UNARY, reduce_params)),
+    Op("mean", lambda a, **kw: a.mean(**kw), lambda a, **kw: np.mean(a, **kw), cases(UNARY, reduce_params)),
+    Op("var", lambda a, **kw: a.var(**kw),
+       lambda a, axis, keepdims, correction: np.var(a, axis=axis, keepdims=keepdims, ddof=correction),
+       cases(UNARY, var_params)),
+    Op("max", lambda a, **kw: a.max(**kw), lambda a, **kw: np.max(a, **kw),
+       cases(one(max_side=3), reduce_params), options=DISTINCT),
+    Op("min", lambda a, **kw: a.min(**kw), lambda a, **kw: np.min(a, **kw),
+       cases(one(max_side=3), reduce_params), options=DISTINCT),
+    Op("logsumexp", lambda a, **kw: a.logsumexp(**kw),
+       lambda a, axis, keepdims: np.log(np.sum(np.exp(a), axis=axis, keepdims=keepdims)), cases(UNARY, reduce_params)),
+    Op("softmax", lambda a, axis: a.softmax(axis), np_softmax, cases(NONSCALAR, softmax_params)),
+    Op("log_softmax", lambda a, axis: a.log_softmax(axis), lambda a, axis: np.log(np_softmax(a, axis)),
+       cases(NONSCALAR, softmax_params)),
+    # matmul: 1-D, 2-D and batched operands, batch axes broadcast
+    Op("matmul", lambda a, b: a @ b, np.matmul, cases(MATMUL)),
+    Op("matmul[method]", lambda a, b: a.matmul(b), np.matmul, cases(MATMUL)),
+    # movement
+    Op("reshape", lambda a, shape: a.reshape(shape), lambda a, shape: a.reshape(shape), cases(UNARY, reshape_params)),
+    Op("reshape[varargs]", lambda a, shape: a.reshape(*shape), lambda a, shape: a.reshape(shape),
+       cases(UNARY, reshape_params)),
+    Op("transpose", lambda a, **kw: a.transpose(**kw), lambda a, axis0, axis1: np.swapaxes(a, axis0, axis1),
+       cases(NONSCALAR, transpose_params)),
+    Op("transpose[default]", lambda a: a.transpose(), lambda a: np.swapaxes(a, -2, -1), cases(one(min_dims=2))),
+    Op("permute", lambda a, axes: a.permute(*axes), lambda a, axes: np.transpose(a, axes), cases(UNARY, permute_params)),
+    Op("T", lambda a: a.T, lambda a: a.T),
+    Op("expand", lambda a, shape: a.expand(*shape), np_expand, cases(UNARY, expand_params)),
+    Op("squeeze", lambda a, axis: a.squeeze(axis), np_squeeze, cases(UNARY, squeeze_params)),
+    Op("unsqueeze", lambda a, axis: a.unsqueeze(axis), lambda a, axis: np.expand_dims(a, axis),
+       cases(UNARY, unsqueeze_params)),
+    Op("flatten", lambda a, **kw: a.flatten(**kw), np_flatten, cases(UNARY, flatten_params)),
+    Op("flip", lambda a, axis: a.flip(axis), lambda a, axis: np.flip(a, axis), cases(UNARY, flip_params)),
+    Op("getitem[basic]", lambda a, index: a[index], lambda a, index: a[index], cases(UNARY, basic_index)),
+    Op("getitem[int arrays]", lambda a, index: a[index], lambda a, index: a[index], cases(NONSCALAR, int_array_index)),
+    Op("getitem[lists and slices]", lambda a, index: a[index], lambda a, index: a[tuple(np.asarray(i) if isinstance(i, list) else i for i in index)],
+       cases(NONSCALAR, mixed_index)),
+    Op("getitem[bool mask]", lambda a, index: a[index], lambda a, index: a[index], cases(NONSCALAR, bool_index)),
+    Op("getitem[tensor index]", lambda a, index: a[Tensor(index[0])], lambda a, index: a[index[0]],
+       cases(NONSCALAR, int_array_index)),
+    # joining and splitting
+    Op("cat", lambda *ts, axis: mg.cat(ts, axis=axis), lambda *arrs, axis: np.concatenate(arrs, axis=axis), cat_cases()),
+    Op("stack", lambda *ts, axis: mg.stack(ts, axis=axis), lambda *arrs, axis: np.stack(arrs, axis=axis), stack_cases()),
+    Op("split", lambda a, sections, axis: a.split(sections, axis), np_split, split_cases()),
+    Op("chunk", lambda a, chunks, axis: a.chunk(chunks, axis), np_chunk, chunk_cases()),
+]
+
+# the ops issue 2 promises; every one must have at least one row above
+PROMISED = """add sub mul div pow radd rsub rmul rtruediv rpow rmatmul neg exp log sqrt abs tanh sigmoid relu
+leaky_relu softplus clip maximum minimum where sum mean max min var logsumexp softmax log_softmax matmul
+reshape transpose permute T expand squeeze unsqueeze flatten flip getitem cat stack split chunk""".split()
+
+
+def test_table_covers_every_promised_op():
+    covered = {op.name.split("[")[0] for op in OPS}
+    assert not set(PROMISED) - covered
+    assert len({op.name for op in OPS}) == len(OPS), "duplicate row names"
+
+
+# ---------------------------------------------------------------------------------------------
+# the harness
+
+
+def _outputs(x) -> tuple:
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _draw_inputs(data, op: Op):
+    shapes, params = data.draw(op.cases, label="shapes and options")
+    arrays = []
+    for i, shape in enumerate(shapes):
+        domain = op.domain[i] if isinstance(op.domain, tuple) else op.domain
+        dtype = bool if i in op.boolean else np.float64
+        arrays.append(data.draw(mt.arrays(dtype, shape, domain=domain, **op.options), label=f"input {i}"))
+    return arrays, params
+
+
+def _cast(params: dict, dtype) -> dict:
+    """Constant array operands in ``params`` follow the inputs' dtype."""
+    return {k: v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v for k, v in params.items()}
+
+
+def _inputs(arrays, op: Op, dtype) -> list:
+    out = []
+    for i, a in enumerate(arrays):
+        a = a if a.dtype == bool else a.astype(dtype)
+        out.append(a if i in op.raw else Tensor(a, requires_grad=True))
+    return out
+
+
+def _check_backward_contract(outs) -> None:
+    """Every primitive of the graph returns one gradient per input, shaped and typed like it,
+    and does not write into the (read-only) gradient it receives."""
+    for root in outs:
+        for node in mg.toposort(root):
+            if node._ctx is None:
+                continue
+            g = np.ones_like(node.data)
+            g.flags.writeable = False
+            grads = node._ctx.backward(g)
+            assert len(grads) == len(node.parents), node.op
+            for p, pg in zip(node.parents, grads):
+                if pg is not None:
+                    assert pg.shape == p.shape, (node.op, pg.shape, p.shape)
+                    assert pg.dtype == p.dtype, (node.op, pg.dtype, p.dtype)
+
+
+@pytest.mark.parametrize("op", OPS, ids=repr)
+@settings(max_examples=12)
+@given(data=st.data())
+def test_op(op: Op, data):
+    arrays, params = _draw_inputs(data, op)
+    expected = _outputs(op.ref(*arrays, **params))
+
+    # forward, float64
+    inputs = _inputs(arrays, op, np.float64)
+    outs = _outputs(op.call(*inputs, **params))
+    assert len(outs) == len(expected)
+    for o, e in zip(outs, expected):
+        assert isinstance(o, Tensor) and o.dtype == np.float64 and o.requires_grad
+        assert o.shape == np.shape(e)
+        np.testing.assert_allclose(o.data, e, rtol=1e-10, atol=1e-12)
+
+    # forward and backward contract, float32: the dtype is kept everywhere
+    outs32 = _outputs(op.call(*_inputs(arrays, op, np.float32), **_cast(params, np.float32)))
+    for o, e in zip(outs32, expected):
+        assert o.dtype == np.float32, o.dtype
+        np.testing.assert_allclose(o.data, e, rtol=2e-4, atol=2e-5)
+    _check_backward_contract(outs32)
+
+    # backward against central finite differences, float64
+    which = [i for i in range(len(inputs)) if i not in op.raw]
+
+    def f(*tensors):
+        args = list(inputs)
+        for i, t in zip(which, tensors):
+            args[i] = t
+        return op.call(*args, **params)
+
+    mt.assert_gradients_match(f, [inputs[i] for i in which])
+
+
+# ---------------------------------------------------------------------------------------------
+# ties in max/min reductions and in maximum/minimum split the gradient evenly
+
+
+@pytest.mark.parametrize("reduce, sign", [("max", 1), ("min", -1)])
+def test_reduction_ties_split_evenly(reduce, sign):
+    x = Tensor(sign * np.array([[1.0, 3.0, 3.0, 3.0], [2.0, 3.0, 0.0, 5.0]]), requires_grad=True)
+    getattr(x, reduce)(axis=1).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [[0, 1 / 3, 1 / 3, 1 / 3], [0, 0, 0, 1]])
+    x.grad = None
+    getattr(x, reduce)(axis=0, keepdims=True).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [[0, 1 / 2, 1, 0], [1, 1 / 2, 0, 1]])
+
+
+def test_reduction_over_all_axes_with_ties():
+    x = Tensor(np.array([[2.0, 1.0], [2.0, 2.0]]), requires_grad=True)
+    y = x.max()
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [[1 / 3, 0], [1 / 3, 1 / 3]])
+    x.grad = None
+    x.max(axis=(0, 1), keepdims=True).backward(np.ones((1, 1)))
+    np.testing.assert_allclose(x.grad.data, [[1 / 3, 0], [1 / 3, 1 / 3]])
+
+
+def test_maximum_minimum_ties_split_evenly():
+    a = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = Tensor([1.0, 5.0, 3.0], requires_grad=True)
+    (mg.maximum(a, b) + mg.minimum(a, b) * 10).sum().backward()
+    np.testing.assert_allclose(a.grad.data, [5.5, 10, 5.5])
+    np.testing.assert_allclose(b.grad.data, [5.5, 1, 5.5])
+
+
+def test_repeated_indices_accumulate():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[[0, 0, 2, 0]].sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3, 0, 1])
+    m = Tensor(np.zeros((2, 3)), requires_grad=True)
+    (m[[1, 1], [2, 2]] * Tensor([2.0, 5.0])).sum().backward()
+    np.testing.assert_array_equal(m.grad.data, [[0, 0, 0], [0, 0, 7]])
+
+
+def test_zero_size_tensors_flow_through():
+    x = Tensor(np.zeros((0, 3)), requires_grad=True)
+    y = (x * 2).sum(axis=0)
+    np.testing.assert_array_equal(y.data, [0, 0, 0])
+    y.sum().backward()
+    assert x.grad.shape == (0, 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# non-differentiable ops: forward against numpy, and no graph even from inputs requiring grad
+
+
+@dataclass(frozen=True)
+class Plain:
+    name: str
+    call: Callable
+    ref: Callable
+    cases: st.SearchStrategy = field(default=cases(UNARY))
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _arg_params(s):
+    nd = len(s[0])
+    return st.fixed_dictionaries({"axis": st.one_of(st.none(), axis_of(nd)) if nd else st.none(),
+                                  "keepdims": st.booleans()})
+
+
+PLAIN = [
+    Plain("lt", lambda a, b: a < b, np.less, cases(BINARY)),
+    Plain("le", lambda a, b: a <= b, np.less_equal, cases(BINARY)),
+    Plain("gt", lambda a, b: a > b, np.greater, cases(BINARY)),
+    Plain("ge", lambda a, b: a >= b, np.greater_equal, cases(BINARY)),
+    Plain("eq", lambda a, b: a == b, np.equal, cases(BINARY)),
+    Plain("ne", lambda a, b: a != b, np.not_equal, cases(BINARY)),
+    Plain("gt[number]", lambda a, c: a > c, lambda a, c: a > c, cases(UNARY, number())),
+    Plain("argmax", lambda a, **kw: a.argmax(**kw), lambda a, **kw: np.argmax(a, **kw), cases(UNARY, _arg_params)),
+    Plain("argmin", lambda a, **kw: a.argmin(**kw), lambda a, **kw: np.argmin(a, **kw), cases(UNARY, _arg_params)),
+]
+
+
+@pytest.mark.parametrize("op", PLAIN, ids=repr)
+@settings(max_examples=8)
+@given(data=st.data())
+def test_non_differentiable(op: Plain, data):
+    shapes, params = data.draw(op.cases)
+    arrays = [data.draw(mt.arrays(shape=s, grid=0.5)) for s in shapes]  # on a grid, so ties occur
+    out = op.call(*[Tensor(a, requires_grad=True) for a in arrays], **params)
+    expected = op.ref(*arrays, **params)
+    assert not out.requires_grad and out.is_leaf and out.parents == ()
+    assert out.dtype == np.asarray(expected).dtype
+    np.testing.assert_array_equal(out.data, expected)
+
+
+@settings(max_examples=10)
+@given(idx=mt.arrays(np.int64, mt.shapes(max_dims=2), domain=(0, 6)), classes=st.integers(7, 9))
+def test_one_hot(idx, classes):
+    out = mg.one_hot(Tensor(idx), classes)
+    assert out.shape == idx.shape + (classes,) and out.dtype == mg.get_default_dtype()
+    assert not out.requires_grad
+    np.testing.assert_array_equal(out.data.argmax(-1), idx)
+    np.testing.assert_array_equal(out.data.sum(-1), 1)
+
+
+def test_one_hot_rejects_bad_indices():
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        mg.one_hot([0, 3], 3)
+    with pytest.raises(TypeError, match="integer"):
+        mg.one_hot(np.array([0.5]), 3)
