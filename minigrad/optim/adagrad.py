@@ -34,16 +34,12 @@ class Adagrad(Optimizer):
                 f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}")
         require(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']}")
 
+    def _init_state(self, p, group):
+        return {"step": 0, "sum": np.full_like(p.data, group["initial_accumulator_value"])}
+
     def _step_group(self, group):
         lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            g = self._grad(p, group["weight_decay"], group["maximize"])
-            state = self.state.get(p)
-            if state is None:
-                state = self.state[p] = {
-                    "step": 0, "sum": np.full_like(p.data, group["initial_accumulator_value"])}
+        for p, g, state in self._with_grads(group, group["weight_decay"]):
             state["step"] = t = state["step"] + 1
             acc, work = state["sum"], self._buffer(g, 1)
             acc += np.square(g, out=work)

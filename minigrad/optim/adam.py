@@ -40,19 +40,16 @@ class Adam(Optimizer):
         require(0 <= b2 < 1, f"Invalid beta parameter at index 1: {b2}")
         require(group["weight_decay"] >= 0, f"Invalid weight_decay value: {group['weight_decay']}")
 
+    def _init_state(self, p, group):
+        state = {"step": 0, "exp_avg": np.zeros_like(p.data), "exp_avg_sq": np.zeros_like(p.data)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = np.zeros_like(p.data)
+        return state
+
     def _step_group(self, group):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         amsgrad, decoupled = group["amsgrad"], group["decoupled_weight_decay"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            g = self._grad(p, 0.0 if decoupled else wd, group["maximize"])
-            state = self.state.get(p)
-            if state is None:
-                state = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(p.data),
-                                         "exp_avg_sq": np.zeros_like(p.data)}
-                if amsgrad:
-                    state["max_exp_avg_sq"] = np.zeros_like(p.data)
+        for p, g, state in self._with_grads(group, 0.0 if decoupled else wd):
             state["step"] = t = state["step"] + 1
             if decoupled and wd != 0:
                 p.data *= 1 - lr * wd

@@ -101,6 +101,22 @@ class Optimizer:
     def _step_group(self, group: dict) -> None:
         raise NotImplementedError
 
+    def _init_state(self, p: Tensor, group: dict) -> dict:
+        """A parameter's state before its first update."""
+        return {}
+
+    def _with_grads(self, group: dict, weight_decay: float):
+        """(parameter, gradient from ``_grad``, state) for each parameter of ``group`` that has a gradient."""
+        maximize = group["maximize"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = self._grad(p, weight_decay, maximize)
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = self._init_state(p, group)
+            yield p, g, state
+
     def _buffer(self, like: np.ndarray, slot: int) -> np.ndarray:
         """A scratch array shaped like ``like``; parameters of one shape share it (updated one by one)."""
         key = (like.shape, like.dtype, slot)

@@ -40,20 +40,18 @@ class RMSprop(Optimizer):
         require(group["weight_decay"] >= 0, f"Invalid weight_decay value: {group['weight_decay']}")
         require(group["alpha"] >= 0, f"Invalid alpha value: {group['alpha']}")
 
+    def _init_state(self, p, group):
+        state = {"step": 0, "square_avg": np.zeros_like(p.data)}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = np.zeros_like(p.data)
+        if group["centered"]:
+            state["grad_avg"] = np.zeros_like(p.data)
+        return state
+
     def _step_group(self, group):
         lr, alpha, eps, mu, centered = (group["lr"], group["alpha"], group["eps"], group["momentum"],
                                         group["centered"])
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            g = self._grad(p, group["weight_decay"], group["maximize"])
-            state = self.state.get(p)
-            if state is None:
-                state = self.state[p] = {"step": 0, "square_avg": np.zeros_like(p.data)}
-                if mu > 0:
-                    state["momentum_buffer"] = np.zeros_like(p.data)
-                if centered:
-                    state["grad_avg"] = np.zeros_like(p.data)
+        for p, g, state in self._with_grads(group, group["weight_decay"]):
             state["step"] += 1
             v, work = state["square_avg"], self._buffer(g, 1)
             v *= alpha

@@ -37,19 +37,14 @@ class SGD(Optimizer):
 
     def _step_group(self, group):
         lr, mu, damp = group["lr"], group["momentum"], group["dampening"]
-        nesterov, wd, maximize = group["nesterov"], group["weight_decay"], group["maximize"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            d = self._grad(p, wd, maximize)
+        nesterov = group["nesterov"]
+        for p, d, state in self._with_grads(group, group["weight_decay"]):
             work = self._buffer(d, 1)
             if mu != 0:
-                state = self.state.get(p)
-                if state is None:
-                    buf = d.copy()
-                    self.state[p] = {"momentum_buffer": buf}
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = d.copy()
                 else:
-                    buf = state["momentum_buffer"]
                     buf *= mu
                     if damp != 0:
                         buf += np.multiply(d, 1 - damp, out=work)
