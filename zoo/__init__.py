@@ -1,4 +1,9 @@
 """The recurrent zoo: cells, sequence layers, models, tasks, training loop and the `minigrad` command."""
 from .cells import GRUCell, LSTMCell, RNNCell
+from .layers import GRU, LSTM, RNN, StepStates
+from .unroll import Unrolled, masked_cross_entropy, masked_mean, sequence_mask, unroll
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell"]
+__all__ = [
+    "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "StepStates",
+    "unroll", "Unrolled", "sequence_mask", "masked_mean", "masked_cross_entropy",
+]

@@ -1,0 +1,156 @@
+"""The one loop that runs any cell over time, and the masks and masked losses for padded batches.
+
+``unroll`` is where time is: it labels each step's nodes with a ``t=<t>`` scope (so viz can draw
+the unrolled graph step by step and ``zoo.bptt`` can split gradients by step) and it is where
+padding is handled. Cells only know one step; layers only compose cells and this loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import minigrad as mg
+
+__all__ = ["Unrolled", "unroll", "sequence_mask", "masked_mean", "masked_cross_entropy"]
+
+
+@dataclass
+class Unrolled:
+    """What ``unroll`` returns, all in time order (index t is input step t, in either direction).
+
+    ``outputs[t]``: the cell's output at step t, (B, H), zero where the mask is false.
+    ``state``: the state after the last real step of each sequence.
+    ``states[t]``: the state after step t (only with ``keep_states``), tensors that keep their
+    gradient after backward, so ``states[t].grad`` is dL/dh_t.
+    """
+
+    outputs: list
+    state: object
+    states: list | None = None
+
+
+def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states: bool = False) -> Unrolled:
+    """Run ``cell.step`` over ``inputs`` (T tensors of shape (B, D), or one (T, B, D) tensor).
+
+    ``state`` is the initial state. ``mask`` (bool, (T, B)) marks real steps: where it is false,
+    the state passes through unchanged and the output is zero, so a padded sequence ends in the
+    state of its last real step, as with PyTorch's packed sequences. Steps where no sequence is
+    real are not computed at all. ``reverse`` walks from the last step to the first (the backward
+    direction of a bidirectional layer). Each step runs inside ``minigrad.scope(f"t={t}")``.
+    """
+    T = len(inputs)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+    outputs = [None] * T
+    states = [None] * T if keep_states else None
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        with mg.scope(f"t={t}"):
+            if mask is not None and not mask[t].any():
+                out = None
+            else:
+                new = cell.step(inputs[t], state)
+                if mask is None or mask[t].all():
+                    state = new
+                    out = cell.output(new)
+                else:
+                    m = mask[t][:, None]  # (B, 1): broadcasts over the hidden units
+                    state = _select(m, new, state)
+                    out = mg.where(m, cell.output(state), 0.0)
+            if out is None:
+                h = cell.output(state)
+                out = mg.zeros(h.shape, dtype=h.dtype)
+            if keep_states:
+                states[t] = _retain(state)
+        outputs[t] = out
+    return Unrolled(outputs, state, states)
+
+
+def _select(m: np.ndarray, new, old):
+    """``new`` where ``m``, else ``old``, for each tensor of a state."""
+    if isinstance(new, tuple):
+        return tuple(mg.where(m, a, b) for a, b in zip(new, old))
+    return mg.where(m, new, old)
+
+
+def _retain(state):
+    for s in state if isinstance(state, tuple) else (state,):
+        if s.requires_grad:
+            s.retain_grad()
+    return state
+
+
+# masks -----------------------------------------------------------------------------------------
+def sequence_mask(lengths, T: int, batch_first: bool = False) -> np.ndarray:
+    """Boolean mask of real steps: (T, B), or (B, T) with ``batch_first``; step t of sequence b is
+    real when t < lengths[b]. Raises ValueError for lengths outside [0, T]."""
+    lengths = _lengths_array(lengths)
+    if lengths.size and (lengths.min() < 0 or lengths.max() > T):
+        raise ValueError(f"lengths must lie in [0, T={T}] (the sequence length), got {lengths.tolist()}")
+    mask = np.arange(T)[:, None] < lengths[None, :]
+    return mask.T if batch_first else mask
+
+
+def _lengths_array(lengths) -> np.ndarray:
+    arr = np.asarray(lengths.data if isinstance(lengths, mg.Tensor) else lengths)
+    if arr.ndim != 1:
+        raise ValueError(f"lengths must be one integer per sequence, shape (B,), got shape {arr.shape}")
+    if arr.size and arr.dtype.kind not in "iu":
+        if arr.dtype.kind != "f" or not np.all(arr == np.round(arr)):
+            raise ValueError(f"lengths must be integers, got {arr.tolist()}")
+    return arr.astype(np.int64)
+
+
+def _mask_array(mask, shape: tuple) -> np.ndarray:
+    arr = np.asarray(mask.data if isinstance(mask, mg.Tensor) else mask)
+    if arr.shape != shape:
+        raise ValueError(f"mask must have shape {shape}, got {arr.shape}")
+    if arr.dtype.kind not in "bui":
+        raise ValueError(f"mask must be boolean (or 0/1 integers), got dtype {arr.dtype}")
+    return arr.astype(bool)
+
+
+def masked_mean(values: mg.Tensor, mask) -> mg.Tensor:
+    """Mean of ``values`` over the positions where ``mask`` is true (a per-step loss over a padded
+    batch). ``mask`` has the shape of ``values`` or broadcasts to it; with no true position the
+    result is 0 (with zero gradient) rather than 0/0."""
+    m = np.asarray(mask.data if isinstance(mask, mg.Tensor) else mask)
+    try:
+        full = np.broadcast_to(m, values.shape)
+    except ValueError:
+        raise ValueError(f"masked_mean: mask of shape {m.shape} does not broadcast to values of shape "
+                         f"{values.shape}") from None
+    count = max(int(np.count_nonzero(full)), 1)
+    weight = m.astype(values.dtype) / count
+    return (values * weight).sum()
+
+
+def masked_cross_entropy(logits: mg.Tensor, targets, *, mask=None, ignore_index: int | None = None,
+                         reduction: str = "mean") -> mg.Tensor:
+    """Cross-entropy of ``logits`` (..., V) against integer ``targets`` (...) over real positions only.
+
+    A position counts when ``mask`` (same shape as ``targets``) is true and its target is not
+    ``ignore_index``. ``reduction``: "mean" over counted positions (0 if there are none), "sum",
+    or "none" (per position, zero where not counted).
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    y = np.asarray(targets.data if isinstance(targets, mg.Tensor) else targets)
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"targets must be integer class indices, got dtype {y.dtype}")
+    if logits.shape[:-1] != y.shape:
+        raise ValueError(f"logits of shape {logits.shape} need targets of shape {logits.shape[:-1]}, got {y.shape}")
+    keep = np.ones(y.shape, dtype=bool) if mask is None else _mask_array(mask, y.shape)
+    if ignore_index is not None:
+        keep &= y != ignore_index
+    V = logits.shape[-1]
+    y = np.where(keep, y, 0)  # ignored targets may be out of range (e.g. -100): point them anywhere
+    if y.size and (y.min() < 0 or y.max() >= V):
+        raise ValueError(f"targets must lie in [0, {V}) where counted, got range [{y.min()}, {y.max()}]")
+    logp = logits.log_softmax(axis=-1).reshape(-1, V)
+    nll = -logp[np.arange(y.size), y.reshape(-1)].reshape(y.shape)
+    if reduction == "none":
+        return nll * keep.astype(nll.dtype)
+    if reduction == "sum":
+        return (nll * keep.astype(nll.dtype)).sum()
+    return masked_mean(nll, keep)
