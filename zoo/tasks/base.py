@@ -6,7 +6,10 @@ from typing import Callable, Hashable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["DataError", "Examples", "ArrayTask", "exact_match", "one_hot", "draw_unique"]
+__all__ = [
+    "DataError", "Examples", "ArrayTask", "SplitBatches", "exact_match", "one_hot", "draw_unique",
+    "minibatch_indices",
+]
 
 
 class DataError(ValueError):
@@ -73,7 +76,7 @@ class ArrayTask:
 
     ``vocab`` maps the input ids to symbols when ``x`` holds token ids; ``classes`` names the values
     of ``y`` for classification and tagging; ``info`` holds task-specific facts (baselines,
-    generating parameters), JSON-able.
+    generating parameters, arrays worth plotting).
     """
     name: str
     train: Examples
@@ -81,6 +84,32 @@ class ArrayTask:
     vocab: object | None = None
     classes: tuple[str, ...] | None = None
     info: dict = field(default_factory=dict)
+
+
+class SplitBatches:
+    """Batching for tasks that hold ``train`` and ``test`` tuples of items (pairs, numbers) and turn
+    a list of items into one batch with ``encode(items)``."""
+    train: tuple
+    test: tuple
+
+    def items(self, split: str) -> tuple:
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        return self.train if split == "train" else self.test
+
+    def batches(self, batch_size: int, rng: np.random.Generator | None = None, split: str = "train",
+                drop_last: bool = False) -> Iterator:
+        """One epoch of encoded batches; shuffled by ``rng``, in stored order without it."""
+        items = self.items(split)
+        for idx in minibatch_indices(len(items), batch_size, rng, drop_last):
+            yield self.encode([items[i] for i in idx])
+
+    def sample(self, batch_size: int, rng: np.random.Generator, split: str = "train"):
+        """One encoded batch of ``batch_size`` distinct items drawn at random."""
+        items = self.items(split)
+        if not 0 < batch_size <= len(items):
+            raise ValueError(f"cannot sample a batch of {batch_size} from {len(items)} {split} items")
+        return self.encode([items[i] for i in rng.choice(len(items), size=batch_size, replace=False)])
 
 
 def draw_unique(draw: Callable[[np.random.Generator, int], Iterable[Hashable]], n: int,

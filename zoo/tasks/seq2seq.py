@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from .base import draw_unique, exact_match, minibatch_indices
+from .base import SplitBatches, draw_unique, exact_match
 from .vocab import TokenVocab, decoder_data, pad_sequences
 
 __all__ = [
@@ -39,8 +39,9 @@ class Seq2SeqBatch:
 
 
 @dataclass(frozen=True, eq=False)
-class Seq2SeqTask:
-    """Held-out ``(source, target)`` string pairs and the vocabularies that encode them."""
+class Seq2SeqTask(SplitBatches):
+    """Held-out ``(source, target)`` string pairs and the vocabularies that encode them; batches
+    come from ``batches(batch_size, rng, split)`` (one epoch) or ``sample(batch_size, rng, split)``."""
     name: str
     train: tuple[tuple[str, str], ...]
     test: tuple[tuple[str, str], ...]
@@ -60,28 +61,9 @@ class Seq2SeqTask:
         return Seq2SeqBatch(src.ids, src.lengths, src.mask, dec.inputs, dec.targets, dec.mask,
                             dec.lengths, sources, targets)
 
-    def _pairs(self, split: str) -> tuple[tuple[str, str], ...]:
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        return self.train if split == "train" else self.test
-
-    def batches(self, batch_size: int, rng: np.random.Generator | None = None, split: str = "train",
-                drop_last: bool = False) -> Iterator[Seq2SeqBatch]:
-        """One epoch of batches; shuffled by ``rng``, in stored order without it."""
-        pairs = self._pairs(split)
-        for idx in minibatch_indices(len(pairs), batch_size, rng, drop_last):
-            yield self.encode([pairs[i] for i in idx])
-
-    def sample(self, batch_size: int, rng: np.random.Generator, split: str = "train") -> Seq2SeqBatch:
-        """``batch_size`` distinct pairs drawn at random."""
-        pairs = self._pairs(split)
-        if not 0 < batch_size <= len(pairs):
-            raise ValueError(f"cannot sample a batch of {batch_size} from {len(pairs)} {split} pairs")
-        return self.encode([pairs[i] for i in rng.choice(len(pairs), size=batch_size, replace=False)])
-
     def evaluate(self, translate: Callable[[list[str]], Sequence[str]], split: str = "test") -> float:
         """Exact-match accuracy of ``translate`` (a list of sources -> their predicted targets)."""
-        pairs = self._pairs(split)
+        pairs = self.items(split)
         return exact_match(list(translate([s for s, _ in pairs])), [t for _, t in pairs])
 
     def __repr__(self) -> str:
