@@ -124,3 +124,20 @@ def test_exact_match_and_one_hot():
         exact_match(["a", "b"], ["a"])
     oh = one_hot(np.array([[0, 2]]), 3)
     assert oh.shape == (1, 2, 3) and oh.dtype == np.float32 and oh.tolist() == [[[1, 0, 0], [0, 0, 1]]]
+
+
+def test_token_vocab_batch_encode_decode():
+    v = TokenVocab("0123456789")
+    padded = v.encode_batch(["12", "345"], eos=True)
+    assert padded.ids.shape == (2, 4) and padded.lengths.tolist() == [3, 4]
+    assert v.decode_batch(padded.ids) == ["12", "345"]
+    with pytest.raises(ValueError, match=r"\(B, T\)"):
+        v.decode_batch(padded.ids[0])
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    import zoo.tasks.vocab
+    result = doctest.testmod(zoo.tasks.vocab)
+    assert result.attempted >= 2 and result.failed == 0

@@ -27,7 +27,7 @@ def one_hot(ids, num_classes: int, dtype=np.float32) -> np.ndarray:
     return np.eye(num_classes, dtype=dtype)[ids]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Examples:
     """Inputs ``x`` and targets ``y`` paired along their first (example) axis.
 
@@ -69,7 +69,7 @@ def minibatch_indices(n: int, batch_size: int, rng: np.random.Generator | None =
         yield order[start:start + batch_size]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ArrayTask:
     """A task whose data are arrays: held-out ``train``/``test`` examples plus what a model needs
     to know about them.

@@ -7,6 +7,7 @@ hyphenated compounds (``"forty-two"``, one token at word level).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Sequence
 
 import numpy as np
@@ -102,7 +103,7 @@ class NumberSpellingTask(SplitBatches):
     def feature_size(self) -> int:
         return number_features([0], self.max_number, self.encoding).shape[1]
 
-    @property
+    @cached_property
     def max_target_length(self) -> int:
         """Longest target in tokens, EOS included."""
         return max(len(self.vocab.tokenize(number_to_words(n))) for n in self.train + self.test) + 1

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Sequence
 
 import numpy as np
 
 from .base import SplitBatches, draw_unique, exact_match
-from .vocab import TokenVocab, decoder_data, pad_sequences
+from .vocab import TokenVocab, decoder_data
 
 __all__ = [
     "Seq2SeqBatch", "Seq2SeqTask", "date_task", "reversal_task", "sorting_task", "addition_task",
@@ -48,7 +49,7 @@ class Seq2SeqTask(SplitBatches):
     src_vocab: TokenVocab
     tgt_vocab: TokenVocab
 
-    @property
+    @cached_property
     def max_target_length(self) -> int:
         """Longest target in tokens, EOS included: a sensible decoding limit."""
         return max(len(self.tgt_vocab.tokenize(t)) for _, t in self.train + self.test) + 1
@@ -56,7 +57,7 @@ class Seq2SeqTask(SplitBatches):
     def encode(self, pairs: Sequence[tuple[str, str]]) -> Seq2SeqBatch:
         """One batch from ``(source, target)`` pairs."""
         sources, targets = tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
-        src = pad_sequences([self.src_vocab.encode(s) for s in sources])
+        src = self.src_vocab.encode_batch(sources)
         dec = decoder_data(self.tgt_vocab, targets)
         return Seq2SeqBatch(src.ids, src.lengths, src.mask, dec.inputs, dec.targets, dec.mask,
                             dec.lengths, sources, targets)

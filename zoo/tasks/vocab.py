@@ -171,6 +171,18 @@ class TokenVocab(_Vocab):
                 out.append(self.itos[i])
         return ("" if self.level == "char" else " ").join(out)
 
+    def encode_batch(self, texts: Sequence[str], bos: bool = False, eos: bool = False) -> "Padded":
+        """Several texts encoded and padded into one ``(B, T)`` array (for inference on raw input)."""
+        return pad_sequences([self.encode(t, bos=bos, eos=eos) for t in texts])
+
+    def decode_batch(self, ids) -> list[str]:
+        """Texts of the rows of a ``(B, T)`` array of ids, each read up to its first EOS (greedy or
+        beam-search output)."""
+        ids = np.asarray(ids)
+        if ids.ndim != 2:
+            raise ValueError(f"decode_batch needs a (B, T) array of ids, got shape {ids.shape}")
+        return [self.decode(row) for row in ids]
+
     def to_dict(self) -> dict:
         return {"kind": "token", "tokens": list(self.itos[len(SPECIAL_TOKENS):]), "level": self.level}
 

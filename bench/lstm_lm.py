@@ -1,0 +1,159 @@
+"""W3: an LSTM character language model, embedding -> LSTM -> linear -> cross-entropy, Adam.
+
+V=65, E=64, H=256, T=35, B=32, float32, loss averaged over the T*B predictions, zero initial
+state. Canonical parameters: emb (V, E), Wx (E, 4H), Wh (H, 4H), b (4H,), Wy (H, V), by (V,),
+gates stacked i, f, g, o.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .engines import MinigradEngine, TorchEngine, Trainer, lstm_cell
+from .harness import Impl
+from .npref import Adam, embed_backward, head_xent, lstm_backward, lstm_forward
+
+NAMES = ("emb", "Wx", "Wh", "b", "Wy", "by")
+
+
+@dataclass(frozen=True)
+class Config:
+    V: int = 65
+    E: int = 64
+    H: int = 256
+    T: int = 35
+    B: int = 32
+    dtype: str = "float32"
+    lr: float = 2e-3
+
+
+W3 = Config()
+
+
+def uniform(rng, shape, H) -> np.ndarray:
+    """PyTorch's recurrent/linear default: U(-1/sqrt(H), 1/sqrt(H))."""
+    k = 1.0 / np.sqrt(H)
+    return rng.uniform(-k, k, shape)
+
+
+def init_params(cfg: Config, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    V, E, H = cfg.V, cfg.E, cfg.H
+    p = {"emb": rng.standard_normal((V, E)), "Wx": uniform(rng, (E, 4 * H), H),
+         "Wh": uniform(rng, (H, 4 * H), H), "b": uniform(rng, (4 * H,), H),
+         "Wy": uniform(rng, (H, V), H), "by": uniform(rng, (V,), H)}
+    return {k: v.astype(cfg.dtype) for k, v in p.items()}
+
+
+def make_batch(cfg: Config, seed: int = 1) -> tuple:
+    rng = np.random.default_rng(seed)
+    seq = rng.integers(0, cfg.V, size=(cfg.T + 1, cfg.B))
+    return seq[:-1], seq[1:]
+
+
+class NumpyLSTMLM:
+    """Hand-written forward + BPTT + Adam, time-batched (``npref.lstm_forward``/``lstm_backward``)."""
+
+    def __init__(self, cfg: Config, params: dict):
+        self.cfg = cfg
+        self.p = {k: v.copy() for k, v in params.items()}
+        self.opt = Adam(self.p, cfg.lr)
+
+    def loss_and_grads(self, inputs, targets) -> tuple:
+        p, cfg = self.p, self.cfg
+        T, B = inputs.shape
+        zeros = np.zeros((B, cfg.H), dtype=cfg.dtype)
+        Hs, _, cache = lstm_forward(p["emb"][inputs], p["Wx"], p["Wh"], p["b"], zeros, zeros)
+        loss, dH, dWy, dby = head_xent(Hs[1:].reshape(T * B, cfg.H), p["Wy"], p["by"], targets.reshape(-1),
+                                       1.0 / (T * B))
+        dX, dWx, dWh, db, _, _ = lstm_backward(dH.reshape(T, B, cfg.H), None, None, cache)
+        demb = embed_backward(inputs, dX, cfg.V)
+        return loss, dict(zip(NAMES, (demb, dWx, dWh, db, dWy, dby)))
+
+    def step(self, inputs, targets) -> float:
+        loss, grads = self.loss_and_grads(inputs, targets)
+        self.opt.step(grads)
+        return loss
+
+
+def manual_loss(cfg: Config):
+    """Embed the whole sequence, unroll the LSTM cell over it, head and loss on all steps."""
+
+    def loss_fn(E, p, batch, state):
+        inputs, targets = batch
+        T, B = inputs.shape
+        X = E.embed(p["emb"], inputs)
+        h = c = E.const(np.zeros((B, cfg.H), dtype=cfg.dtype))
+        hs = []
+        for t in range(T):
+            h, c = lstm_cell(X[t], h, c, p["Wx"], p["Wh"], p["b"])
+            hs.append(h)
+        logits = E.stack(hs).reshape(T * B, cfg.H) @ p["Wy"] + p["by"]
+        return E.cross_entropy(logits, targets.reshape(-1), "mean"), (h, c)
+
+    return loss_fn
+
+
+def torch_lstm(torch, params: dict, prefixes: list, E_in: int, H: int, dtype: str):
+    """An ``nn.LSTM`` with ``len(prefixes)`` layers holding the canonical weights ``{prefix}Wx`` ..."""
+    lstm = torch.nn.LSTM(E_in, H, num_layers=len(prefixes), dtype=getattr(torch, dtype))
+    with torch.no_grad():
+        for l, pre in enumerate(prefixes):
+            getattr(lstm, f"weight_ih_l{l}").copy_(torch.from_numpy(params[pre + "Wx"].T))
+            getattr(lstm, f"weight_hh_l{l}").copy_(torch.from_numpy(params[pre + "Wh"].T))
+            getattr(lstm, f"bias_ih_l{l}").copy_(torch.from_numpy(params[pre + "b"]))
+            getattr(lstm, f"bias_hh_l{l}").zero_()
+    return lstm
+
+
+def torch_lstm_grads(p: dict, grad, module: str, prefixes: list) -> dict:
+    """Canonical gradients of the layers of ``torch_lstm`` registered under ``module.`` in ``p``."""
+    out = {}
+    for l, pre in enumerate(prefixes):
+        out[pre + "Wx"] = grad(p[f"{module}.weight_ih_l{l}"]).T
+        out[pre + "Wh"] = grad(p[f"{module}.weight_hh_l{l}"]).T
+        out[pre + "b"] = grad(p[f"{module}.bias_ih_l{l}"])
+    return out
+
+
+def torch_fused(torch, cfg: Config, params: dict, batch) -> Trainer:
+    """``nn.Embedding`` + ``nn.LSTM`` (one fused kernel per sequence) + the same head and loss."""
+    E = TorchEngine(torch)
+    emb = torch.nn.Embedding.from_pretrained(torch.from_numpy(params["emb"].copy()), freeze=False)
+    lstm = torch_lstm(torch, params, [""], cfg.E, cfg.H, cfg.dtype)
+    p = {"emb.weight": emb.weight, **{f"lstm.{k}": v for k, v in lstm.named_parameters()},
+         "Wy": E.param(params["Wy"]), "by": E.param(params["by"])}
+
+    def loss_fn(E, p, batch, state):
+        inputs, targets = batch
+        T, B = inputs.shape
+        out, hc = lstm(emb(torch.from_numpy(inputs)))
+        logits = out.reshape(T * B, cfg.H) @ p["Wy"] + p["by"]
+        return E.cross_entropy(logits, targets.reshape(-1), "mean"), hc
+
+    def canonical(p, grad):
+        return {"emb": grad(p["emb.weight"]), **torch_lstm_grads(p, grad, "lstm", [""]),
+                "Wy": grad(p["Wy"]), "by": grad(p["by"])}
+
+    return Trainer(E, p, loss_fn, batch, ("adam", {"lr": cfg.lr}), canonical=canonical)
+
+
+def make_impls(cfg: Config = W3, torch=None) -> list:
+    """Every implementation of the workload, on the same initial weights and the same batch."""
+    params = init_params(cfg)
+    batch = make_batch(cfg)
+    ref = NumpyLSTMLM(cfg, params)
+
+    def manual(E):
+        p = {k: E.param(v) for k, v in params.items()}
+        return Trainer(E, p, manual_loss(cfg), batch, ("adam", {"lr": cfg.lr}))
+
+    impls = [
+        manual(MinigradEngine()).impl("minigrad", "Tensor-op LSTM cell unrolled over T"),
+        Impl("numpy time-batched", lambda: ref.step(*batch), lambda: ref.loss_and_grads(*batch)),
+    ]
+    if torch is not None:
+        impls += [torch_fused(torch, cfg, params, batch).impl("torch fused", "nn.LSTM"),
+                  manual(TorchEngine(torch)).impl("torch manual cell")]
+    return impls
