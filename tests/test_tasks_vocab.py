@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 from zoo.tasks import (
     BOS, EOS, PAD, UNK, UNK_CHAR, CharVocab, Examples, TokenVocab, draw_unique, exact_match,
-    length_mask, one_hot, pad_sequences, vocab_from_dict,
+    one_hot, pad_sequences, vocab_from_dict,
 )
 
 
@@ -96,7 +96,7 @@ def test_pad_sequences_fixed_length_and_errors():
     assert pad_sequences([[1, 2]], length=4).ids.tolist() == [[1, 2, 0, 0]]
     with pytest.raises(ValueError, match="does not fit"):
         pad_sequences([[1, 2, 3]], length=2)
-    assert length_mask([0, 2], 3).tolist() == [[False, False, False], [True, True, False]]
+    assert pad_sequences([[], [5, 6]], length=3).mask.tolist() == [[False, False, False], [True, True, False]]
 
 
 def test_examples_batches_cover_each_row_once():

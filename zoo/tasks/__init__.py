@@ -29,7 +29,7 @@ from .base import (
 )
 from .vocab import (
     BOS, EOS, PAD, SPECIAL_TOKENS, UNK, UNK_CHAR, CharVocab, DecoderData, Padded, TokenVocab,
-    decoder_data, length_mask, pad_sequences, vocab_from_dict,
+    decoder_data, pad_sequences, vocab_from_dict,
 )
 from .corpus import (
     DEFAULT_MAX_CHARS, DEFAULT_VAL_FRACTION, Corpus, bits_per_char, load_corpus, random_windows,
@@ -58,7 +58,7 @@ __all__ = [
     "minibatch_indices", "one_hot",
     # vocab
     "BOS", "EOS", "PAD", "SPECIAL_TOKENS", "UNK", "UNK_CHAR", "CharVocab", "DecoderData", "Padded",
-    "TokenVocab", "decoder_data", "length_mask", "pad_sequences", "vocab_from_dict",
+    "TokenVocab", "decoder_data", "pad_sequences", "vocab_from_dict",
     # corpus
     "DEFAULT_MAX_CHARS", "DEFAULT_VAL_FRACTION", "Corpus", "bits_per_char", "load_corpus",
     "random_windows", "read_text_file", "sequential_batches", "stdlib_files", "stdlib_root", "stdlib_text",

@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = [
     "PAD", "BOS", "EOS", "UNK", "SPECIAL_TOKENS", "UNK_CHAR", "CharVocab", "TokenVocab",
-    "vocab_from_dict", "Padded", "pad_sequences", "length_mask", "DecoderData", "decoder_data",
+    "vocab_from_dict", "Padded", "pad_sequences", "DecoderData", "decoder_data",
 ]
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -216,12 +216,6 @@ class Padded(NamedTuple):
     mask: np.ndarray     # (B, T) bool, True on real tokens
 
 
-def length_mask(lengths, length: int) -> np.ndarray:
-    """(B, length) bool: ``mask[b, t] = t < lengths[b]``."""
-    lengths = np.asarray(lengths)
-    return np.arange(length) < lengths[:, None]
-
-
 def pad_sequences(seqs: Sequence, length: int | None = None, pad: int = PAD) -> Padded:
     """Stack 1-D integer sequences into ``(B, T)``, ``T = length`` or the longest sequence."""
     if not len(seqs):
@@ -233,7 +227,7 @@ def pad_sequences(seqs: Sequence, length: int | None = None, pad: int = PAD) -> 
     ids = np.full((len(seqs), T), pad, dtype=np.int64)
     for row, s in zip(ids, seqs):
         row[:len(s)] = s
-    return Padded(ids, lengths, length_mask(lengths, T))
+    return Padded(ids, lengths, np.arange(T) < lengths[:, None])
 
 
 class DecoderData(NamedTuple):
