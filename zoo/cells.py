@@ -15,18 +15,12 @@ import math
 import numpy as np
 
 import minigrad as mg
-from minigrad.nn import Module, Parameter
+import minigrad.nn.functional as F
+from minigrad.nn import Module, Parameter, init
 
 __all__ = ["CellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 RECURRENT_INITS = ("uniform", "orthogonal")
-
-
-def _orthogonal(n: int, gen: np.random.Generator, dtype) -> np.ndarray:
-    """A uniformly random n x n orthogonal matrix (QR of a Gaussian with the signs of R's diagonal
-    folded into Q, so the distribution is Haar and not biased by the QR convention)."""
-    q, r = np.linalg.qr(gen.standard_normal((n, n)))
-    return (q * np.sign(np.diag(r))).astype(dtype)
 
 
 class CellBase(Module):
@@ -69,11 +63,12 @@ class CellBase(Module):
         k = 1.0 / math.sqrt(self.hidden_size)
         for p in (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh):
             if p is not None:
-                p.data = gen.uniform(-k, k, p.shape).astype(p.dtype)
+                init.uniform_(p, -k, k, generator=gen)
         if self.recurrent_init == "orthogonal":
             H = self.hidden_size
-            self.weight_hh.data = np.concatenate(
-                [_orthogonal(H, gen, self.weight_hh.dtype) for _ in range(self.gates)])
+            blocks = [init.orthogonal_(mg.zeros(H, H, dtype=self.weight_hh.dtype), generator=gen)
+                      for _ in range(self.gates)]
+            self.weight_hh.data = np.concatenate([b.data for b in blocks])
 
     # the step ---------------------------------------------------------------------------------
     def step(self, x: mg.Tensor, state):
@@ -113,14 +108,12 @@ class CellBase(Module):
             raise ValueError(f"{type(self).__name__}: expected hidden state of shape {expected}, got {s.shape}")
         return s
 
-    # the projections every cell uses: W @ x + b for a batch of row vectors
+    # the projections every cell uses: W @ x + b for a batch of row vectors, one node each
     def _ih(self, x: mg.Tensor) -> mg.Tensor:
-        a = x @ self.weight_ih.T
-        return a if self.bias_ih is None else a + self.bias_ih
+        return F.linear(x, self.weight_ih, self.bias_ih)
 
     def _hh(self, h: mg.Tensor) -> mg.Tensor:
-        a = h @ self.weight_hh.T
-        return a if self.bias_hh is None else a + self.bias_hh
+        return F.linear(h, self.weight_hh, self.bias_hh)
 
     @classmethod
     def bind(cls, weight_ih, weight_hh, bias_ih=None, bias_hh=None, **options) -> "CellBase":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import minigrad as mg
+import minigrad.nn.functional as F
 from minigrad.nn import Module
 
 from .cells import GRUCell, LSTMCell, RNNCell
@@ -256,7 +257,6 @@ def _cat_step(t: int, fwd: mg.Tensor, bwd: mg.Tensor) -> mg.Tensor:
 
 
 def _dropout(x: mg.Tensor, p: float, t: int) -> mg.Tensor:
-    """Inverted dropout of one step's input to the next layer (scaled by 1/(1-p) in training)."""
+    """Dropout of one step's input to the next layer (each step draws its own mask)."""
     with mg.scope(f"t={t}"):
-        keep = mg.random.generator().random(x.shape) >= p
-        return x * (keep / (1.0 - p)).astype(x.dtype)
+        return F.dropout(x, p, training=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import minigrad as mg
+import minigrad.nn.functional as F
 
 __all__ = ["Unrolled", "unroll", "sequence_mask", "masked_mean", "masked_cross_entropy"]
 
@@ -121,36 +122,31 @@ def masked_mean(values: mg.Tensor, mask) -> mg.Tensor:
         raise ValueError(f"masked_mean: mask of shape {m.shape} does not broadcast to values of shape "
                          f"{values.shape}") from None
     count = max(int(np.count_nonzero(full)), 1)
-    weight = m.astype(values.dtype) / count
-    return (values * weight).sum()
+    return (values * m.astype(values.dtype)).sum() / count
 
 
-def masked_cross_entropy(logits: mg.Tensor, targets, *, mask=None, ignore_index: int | None = None,
-                         reduction: str = "mean") -> mg.Tensor:
-    """Cross-entropy of ``logits`` (..., V) against integer ``targets`` (...) over real positions only.
+def masked_cross_entropy(logits: mg.Tensor, targets, *, lengths=None, mask=None, ignore_index: int = -100,
+                         batch_first: bool = False, reduction: str = "mean") -> mg.Tensor:
+    """Cross-entropy over time of ``logits`` (T, B, V) against integer ``targets`` (T, B), real steps only.
 
-    A position counts when ``mask`` (same shape as ``targets``) is true and its target is not
-    ``ignore_index``. ``reduction``: "mean" over counted positions (0 if there are none), "sum",
-    or "none" (per position, zero where not counted).
+    (B, T, V) and (B, T) with ``batch_first``. A position counts when it lies within its
+    sequence's ``lengths``, its ``mask`` entry (shape of ``targets``) is true, and its target is not
+    ``ignore_index``. ``reduction``: "mean" over counted positions (nan if there are none, as in
+    PyTorch), "sum", or "none" (shape of ``targets``, zero where not counted). Classes are on the
+    last axis here, as a sequence model produces them; the work is ``F.cross_entropy``'s.
     """
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     y = np.asarray(targets.data if isinstance(targets, mg.Tensor) else targets)
-    if y.dtype.kind not in "iu":
-        raise ValueError(f"targets must be integer class indices, got dtype {y.dtype}")
-    if logits.shape[:-1] != y.shape:
+    if logits.ndim < 1 or logits.shape[:-1] != y.shape:
         raise ValueError(f"logits of shape {logits.shape} need targets of shape {logits.shape[:-1]}, got {y.shape}")
-    keep = np.ones(y.shape, dtype=bool) if mask is None else _mask_array(mask, y.shape)
-    if ignore_index is not None:
-        keep &= y != ignore_index
+    keep = None if mask is None else _mask_array(mask, y.shape)
+    if lengths is not None:
+        if y.ndim != 2:
+            raise ValueError(f"lengths need targets of shape (T, B) or (B, T), got {y.shape}")
+        by_length = sequence_mask(lengths, y.shape[1 if batch_first else 0], batch_first)
+        if by_length.shape != y.shape:
+            raise ValueError(f"lengths give a mask of shape {by_length.shape}, the targets have shape {y.shape}")
+        keep = by_length if keep is None else keep & by_length
     V = logits.shape[-1]
-    y = np.where(keep, y, 0)  # ignored targets may be out of range (e.g. -100): point them anywhere
-    if y.size and (y.min() < 0 or y.max() >= V):
-        raise ValueError(f"targets must lie in [0, {V}) where counted, got range [{y.min()}, {y.max()}]")
-    logp = logits.log_softmax(axis=-1).reshape(-1, V)
-    nll = -logp[np.arange(y.size), y.reshape(-1)].reshape(y.shape)
-    if reduction == "none":
-        return nll * keep.astype(nll.dtype)
-    if reduction == "sum":
-        return (nll * keep.astype(nll.dtype)).sum()
-    return masked_mean(nll, keep)
+    loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), ignore_index=ignore_index, reduction=reduction,
+                           mask=None if keep is None else keep.reshape(-1))
+    return loss.reshape(y.shape) if reduction == "none" else loss
