@@ -17,6 +17,8 @@ from .function import (
 )
 from .random import get_rng_state, manual_seed, set_rng_state
 from .gradcheck import GradcheckError, gradcheck
+from . import optim
+from .io import load, save
 
 __version__ = "0.1.0"
 
@@ -27,4 +29,5 @@ __all__ = [
     "manual_seed", "get_rng_state", "set_rng_state", "set_default_dtype", "get_default_dtype",
     "zeros", "ones", "full", "eye", "arange", "randn", "rand", "uniform", "zeros_like", "ones_like",
     "cat", "stack", "where", "maximum", "minimum", "one_hot", "float32", "float64", "int64",
+    "save", "load",
 ]
