@@ -14,7 +14,7 @@ import minigrad as mg
 from .harness import Impl
 from .npref import Adagrad, Adam
 
-__all__ = ["MinigradEngine", "TorchEngine", "Trainer", "rnn_cell", "lstm_cell"]
+__all__ = ["MinigradEngine", "TorchEngine", "Trainer", "assemble", "rnn_cell", "lstm_cell"]
 
 
 def rnn_cell(x, h, Wxh, Whh, bh):
@@ -173,3 +173,18 @@ class Trainer:
 
     def impl(self, name: str, note: str = "") -> Impl:
         return Impl(name, self.step, self.loss_and_grads, note)
+
+
+def assemble(params: dict, batch, loss_fn, optimizer: tuple, numpy_impls: list, torch=None, fused=None,
+             clip: float | None = None, carry_state: bool = False, notes: tuple = ("", "")) -> list:
+    """A workload's implementations in display order: minigrad running ``loss_fn``, the numpy
+    references, then (with torch) ``fused(torch) -> Trainer`` and PyTorch running ``loss_fn``.
+    Every engine starts from its own copy of ``params``."""
+    def manual(E):
+        p = {k: E.param(v) for k, v in params.items()}
+        return Trainer(E, p, loss_fn, batch, optimizer, clip, carry_state)
+
+    impls = [manual(MinigradEngine()).impl("minigrad", notes[0]), *numpy_impls]
+    if torch is not None:
+        impls += [fused(torch).impl("torch fused", notes[1]), manual(TorchEngine(torch)).impl("torch manual cell")]
+    return impls

@@ -108,9 +108,9 @@ def check_agreement(ref_name: str, ref: tuple, name: str, other: tuple, rtol: fl
         scale = max(float(np.abs(a).max()), 1e-30)
         err = float(np.abs(a - b).max()) / scale
         if not err <= rtol:
-            idx = np.unravel_index(int(np.argmax(np.abs(a - b))), a.shape)
+            idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(a - b))), a.shape))
             raise Mismatch(
-                f"gradient '{key}' of {name} differs from {ref_name}: at {idx} {b[idx]!r} vs {a[idx]!r} "
+                f"gradient '{key}' of {name} differs from {ref_name}: at {idx} {float(b[idx])!r} vs {float(a[idx])!r} "
                 f"(error {err:.2e} of the largest entry, tolerance {rtol:.0e})")
         worst = max(worst, err)
     return worst

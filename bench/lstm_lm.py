@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engines import MinigradEngine, TorchEngine, Trainer, lstm_cell
+from .engines import TorchEngine, Trainer, assemble, lstm_cell
 from .harness import Impl
 from .npref import Adam, embed_backward, head_xent, lstm_backward, lstm_forward
 
@@ -104,6 +104,8 @@ def torch_lstm(torch, params: dict, prefixes: list, E_in: int, H: int, dtype: st
             getattr(lstm, f"weight_hh_l{l}").copy_(torch.from_numpy(params[pre + "Wh"].T))
             getattr(lstm, f"bias_ih_l{l}").copy_(torch.from_numpy(params[pre + "b"]))
             getattr(lstm, f"bias_hh_l{l}").zero_()
+            # NOTE: one bias, as in the other implementations: a trained second bias would change the updates
+            getattr(lstm, f"bias_hh_l{l}").requires_grad_(False)
     return lstm
 
 
@@ -122,7 +124,7 @@ def torch_fused(torch, cfg: Config, params: dict, batch) -> Trainer:
     E = TorchEngine(torch)
     emb = torch.nn.Embedding.from_pretrained(torch.from_numpy(params["emb"].copy()), freeze=False)
     lstm = torch_lstm(torch, params, [""], cfg.E, cfg.H, cfg.dtype)
-    p = {"emb.weight": emb.weight, **{f"lstm.{k}": v for k, v in lstm.named_parameters()},
+    p = {"emb.weight": emb.weight, **{f"lstm.{k}": v for k, v in lstm.named_parameters() if v.requires_grad},
          "Wy": E.param(params["Wy"]), "by": E.param(params["by"])}
 
     def loss_fn(E, p, batch, state):
@@ -144,16 +146,7 @@ def make_impls(cfg: Config = W3, torch=None) -> list:
     params = init_params(cfg)
     batch = make_batch(cfg)
     ref = NumpyLSTMLM(cfg, params)
-
-    def manual(E):
-        p = {k: E.param(v) for k, v in params.items()}
-        return Trainer(E, p, manual_loss(cfg), batch, ("adam", {"lr": cfg.lr}))
-
-    impls = [
-        manual(MinigradEngine()).impl("minigrad", "Tensor-op LSTM cell unrolled over T"),
-        Impl("numpy time-batched", lambda: ref.step(*batch), lambda: ref.loss_and_grads(*batch)),
-    ]
-    if torch is not None:
-        impls += [torch_fused(torch, cfg, params, batch).impl("torch fused", "nn.LSTM"),
-                  manual(TorchEngine(torch)).impl("torch manual cell")]
-    return impls
+    return assemble(params, batch, manual_loss(cfg), ("adam", {"lr": cfg.lr}),
+                    [Impl("numpy time-batched", lambda: ref.step(*batch), lambda: ref.loss_and_grads(*batch))],
+                    torch, lambda torch: torch_fused(torch, cfg, params, batch),
+                    notes=("Tensor-op LSTM cell unrolled over T", "nn.LSTM"))

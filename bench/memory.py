@@ -4,8 +4,8 @@ Run by the suite as ``python -m bench.memory IMPL STEPS``; prints one JSON line.
 build the model and optimizer, take one warm-up step (lazy optimizer state, first-call caches),
 hand freed heap back to the OS (``malloc_trim``), reset the peak counter (``/proc/self/clear_refs``)
 and measure the peak growth (``VmHWM`` - ``VmRSS`` before) of the next step; the first step's growth
-is reported too. With STEPS > 2 it keeps training and records ``VmRSS`` after every step, which shows
-whether a training loop holds on to old graphs. float64, so the numbers compare with
+is reported too. With STEPS > 2 it keeps training and records ``VmRSS`` and the number of live
+minigrad Tensors after every step, which show whether a training loop holds on to old graphs. float64, so the numbers compare with
 ``PERF_NOTES.md`` (the activations BPTT must keep are about 16 MiB there).
 """
 from __future__ import annotations
@@ -73,11 +73,19 @@ def child(impl_name: str, steps: int) -> dict:
     gc.collect()
     first, reset = _peak_growth(impl.step)
     second, _ = _peak_growth(impl.step)
-    rss = []
+    rss, live = [], []
     for _ in range(max(0, steps - 2)):
         impl.step()
         rss.append(_status("VmRSS"))
-    return {"impl": impl_name, "first_step": first, "step": second, "peak_reset": reset, "rss": rss}
+        live.append(_live_tensors() if impl_name == "minigrad" else None)
+    return {"impl": impl_name, "first_step": first, "step": second, "peak_reset": reset, "rss": rss,
+            "live_tensors": live}
+
+
+def _live_tensors() -> int:
+    """minigrad Tensors alive right now: parameters and optimizer state only, if no graph survives."""
+    import minigrad
+    return sum(1 for o in gc.get_objects() if isinstance(o, minigrad.Tensor))
 
 
 def measure(impl_name: str, steps: int = 2) -> dict:

@@ -13,7 +13,7 @@ import minigrad as mg
 from .harness import time_interleaved
 
 N = 500
-# (name, shape of y, shape of w): y <- op(y, w) repeated N times
+# label -> kind; the chain is y <- y * w, tanh(y) or y @ w, N times
 OPS = {
     "mul (4,)*(4,)": "mul",
     "tanh (4,)": "tanh",
@@ -32,22 +32,10 @@ def _arrays(kind: str) -> tuple:
     return y, w
 
 
-def _minigrad(kind: str):
+def _engine(tensor, kind: str):
+    """The chain in an autograd engine; ``tensor(array)`` makes a leaf that requires grad."""
     y0, w0 = _arrays(kind)
-    x, w = mg.Tensor(y0, requires_grad=True), mg.Tensor(w0, requires_grad=True)
-
-    def run():
-        y = x
-        for _ in range(N):
-            y = y * w if kind == "mul" else y.tanh() if kind == "tanh" else y @ w
-        y.sum().backward()
-        x.grad = w.grad = None
-    return run
-
-
-def _torch(torch, kind: str):
-    y0, w0 = _arrays(kind)
-    x, w = torch.tensor(y0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    x, w = tensor(y0), tensor(w0)
 
     def run():
         y = x
@@ -93,9 +81,10 @@ def measure(repeats: int, torch=None) -> list:
     """Rows of (op, {engine: (median, min, max) microseconds per op})."""
     rows = []
     for label, kind in OPS.items():
-        fns = {"minigrad": _minigrad(kind), "numpy by hand": _numpy(kind)}
+        fns = {"minigrad": _engine(lambda a: mg.Tensor(a, requires_grad=True), kind),
+               "numpy by hand": _numpy(kind)}
         if torch is not None:
-            fns["torch"] = _torch(torch, kind)
+            fns["torch"] = _engine(lambda a: torch.tensor(a, requires_grad=True), kind)
         timings = time_interleaved(fns, repeats, min_time=0.02)
         rows.append((label, {n: (t.median / N * 1e6, t.min / N * 1e6, t.max / N * 1e6) for n, t in timings.items()}))
     return rows

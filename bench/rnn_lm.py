@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engines import MinigradEngine, TorchEngine, Trainer, rnn_cell
+from .engines import TorchEngine, Trainer, assemble, rnn_cell
 from .harness import Impl
 from .npref import Adagrad, clip_, head_xent, softmax_xent
 
@@ -181,8 +181,10 @@ def torch_fused(torch, cfg: Config, params: dict, batch) -> Trainer:
         rnn.weight_hh_l0.copy_(torch.from_numpy(params["Whh"].T))
         rnn.bias_ih_l0.copy_(torch.from_numpy(params["bh"]))
         rnn.bias_hh_l0.zero_()
+    # NOTE: one bias, as in the other implementations: a trained second bias would change the updates
+    rnn.bias_hh_l0.requires_grad_(False)
     E = TorchEngine(torch)
-    p = dict(rnn.named_parameters())
+    p = {k: v for k, v in rnn.named_parameters() if v.requires_grad}
     p["Why"], p["by"] = E.param(params["Why"]), E.param(params["by"])
 
     def loss_fn(E, p, batch, state):
@@ -213,16 +215,8 @@ def make_impls(cfg: Config, torch=None) -> list:
         model = NumpyRNN(cfg, params, batched)
         return Impl(name, lambda: model.step(*batch), lambda: model.loss_and_grads(*batch)[:2], note)
 
-    def manual(E):
-        p = {k: E.param(v) for k, v in params.items()}
-        return Trainer(E, p, manual_loss(cfg), batch, _optimizer(cfg), CLIP, cfg.carry_state)
-
-    impls = [
-        manual(MinigradEngine()).impl("minigrad", "Tensor-op cell unrolled over T, head on all steps"),
-        numpy_impl("numpy time-batched", True),
-        numpy_impl("numpy per-step loop", False, "min-char-rnn style"),
-    ]
-    if torch is not None:
-        impls += [torch_fused(torch, cfg, params, batch).impl("torch fused", "nn.RNN"),
-                  manual(TorchEngine(torch)).impl("torch manual cell")]
-    return impls
+    return assemble(params, batch, manual_loss(cfg), _optimizer(cfg),
+                    [numpy_impl("numpy time-batched", True),
+                     numpy_impl("numpy per-step loop", False, "min-char-rnn style")],
+                    torch, lambda torch: torch_fused(torch, cfg, params, batch), CLIP, cfg.carry_state,
+                    ("Tensor-op cell unrolled over T, head on all steps", "nn.RNN"))

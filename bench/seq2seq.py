@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engines import MinigradEngine, TorchEngine, Trainer, lstm_cell
+from .engines import TorchEngine, Trainer, assemble, lstm_cell
 from .harness import Impl
 from .lstm_lm import torch_lstm, torch_lstm_grads, uniform
 from .npref import Adam, embed_backward, head_xent, lstm_backward, lstm_forward
@@ -140,7 +140,7 @@ def torch_fused(torch, cfg: Config, params: dict, batch) -> Trainer:
         lstm = torch_lstm(torch, params, _layers(cfg, side), cfg.E, cfg.H, cfg.dtype)
         mods[side] = (emb, lstm)
         p[side + "_emb"] = emb.weight
-        p.update({f"{side}.{k}": v for k, v in lstm.named_parameters()})
+        p.update({f"{side}.{k}": v for k, v in lstm.named_parameters() if v.requires_grad})
     p["Wy"], p["by"] = E.param(params["Wy"]), E.param(params["by"])
 
     def loss_fn(E, p, batch, state):
@@ -166,16 +166,7 @@ def make_impls(cfg: Config = W4, torch=None) -> list:
     params = init_params(cfg)
     batch = make_batch(cfg)
     ref = NumpySeq2Seq(cfg, params)
-
-    def manual(E):
-        p = {k: E.param(v) for k, v in params.items()}
-        return Trainer(E, p, manual_loss(cfg), batch, ("adam", {"lr": cfg.lr}))
-
-    impls = [
-        manual(MinigradEngine()).impl("minigrad", "Tensor-op LSTM cells unrolled, layer by layer"),
-        Impl("numpy time-batched", lambda: ref.step(*batch), lambda: ref.loss_and_grads(*batch)),
-    ]
-    if torch is not None:
-        impls += [torch_fused(torch, cfg, params, batch).impl("torch fused", "2-layer nn.LSTM x2"),
-                  manual(TorchEngine(torch)).impl("torch manual cell")]
-    return impls
+    return assemble(params, batch, manual_loss(cfg), ("adam", {"lr": cfg.lr}),
+                    [Impl("numpy time-batched", lambda: ref.step(*batch), lambda: ref.loss_and_grads(*batch))],
+                    torch, lambda torch: torch_fused(torch, cfg, params, batch),
+                    notes=("Tensor-op LSTM cells unrolled, layer by layer", "2-layer nn.LSTM x2"))
