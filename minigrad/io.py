@@ -11,7 +11,8 @@ code.
 
 Writes are atomic: a temporary file in the same folder is written, flushed and fsynced, then
 renamed over the target (``os.replace``) and the folder fsynced, so an interrupted save leaves
-the previous file intact. Reads check the zip CRCs and the manifest against every array header;
+the previous file intact (a killed process may leave its hidden ``.<name>.<pid>.<hex>.tmp`` file
+beside it, which nothing reads). Reads check the zip CRCs and the manifest against every array header;
 a truncated, corrupted or foreign file raises ``CheckpointError`` naming the file and the problem,
 and the file is opened read-only.
 
@@ -159,9 +160,11 @@ def save(obj, path) -> None:
 def _read_member(zf: zipfile.ZipFile, name: str, dtype: str, shape: list | None) -> np.ndarray:
     """Read one .npy member, checking its header against the manifest before allocating
     (``shape=None``: any 1-d length)."""
-    if name + ".npy" not in zf.NameToInfo:
-        raise _Bad(f"array '{name}' named in the manifest is missing from the archive")
-    with zf.open(name + ".npy") as m:
+    try:
+        member = zf.open(name + ".npy")
+    except KeyError:
+        raise _Bad(f"array '{name}' named in the manifest is missing from the archive") from None
+    with member as m:
         version = np.lib.format.read_magic(m)
         if version == (1, 0):
             h_shape, fortran, h_dtype = np.lib.format.read_array_header_1_0(m)
@@ -172,7 +175,7 @@ def _read_member(zf: zipfile.ZipFile, name: str, dtype: str, shape: list | None)
         expected = [h_shape[0]] if shape is None and len(h_shape) == 1 else shape
         if h_dtype.str != dtype or list(h_shape) != expected or h_dtype.kind not in _PLAIN_KINDS:
             raise _Bad(f"array '{name}' is {h_dtype} {tuple(h_shape)} in its header but {dtype} "
-                       f"{tuple(shape)} in the manifest")
+                       f"{'1-d' if shape is None else tuple(shape)} in the manifest")
         arr = np.empty(h_shape[::-1] if fortran else h_shape, h_dtype)
         raw = arr.reshape(-1).view(np.uint8)
         if m.readinto(raw) != raw.size or m.read(1):  # reading to the end also checks the CRC
