@@ -8,27 +8,16 @@ import numpy as np
 import pytest
 
 from bench import harness, lstm_lm, memory, npref, rnn_lm, scalar, seq2seq
+from rnn_reference import numeric_grad
 
 TINY_RNN = replace(rnn_lm.W1, V=5, H=4, T=3, B=2, dtype="float64")
 TINY_LSTM = replace(lstm_lm.W3, V=5, E=3, H=4, T=3, B=2, dtype="float64")
 TINY_S2S = replace(seq2seq.W4, V=5, E=3, H=2, Ts=3, Tt=2, B=2, dtype="float64")
 
 
-def numeric_grads(loss, arrays: dict, eps: float = 1e-6) -> dict:
-    """Central differences of ``loss()`` with respect to every entry of every array (perturbed in place)."""
-    out = {}
-    for name, a in arrays.items():
-        g = np.zeros_like(a)
-        for i in np.ndindex(a.shape):
-            old = a[i]
-            a[i] = old + eps
-            up = loss()
-            a[i] = old - eps
-            down = loss()
-            a[i] = old
-            g[i] = (up - down) / (2 * eps)
-        out[name] = g
-    return out
+def numeric_grads(loss, arrays: dict) -> dict:
+    """Central differences of ``loss()`` with respect to every array (perturbed in place)."""
+    return {name: numeric_grad(loss, a) for name, a in arrays.items()}
 
 
 def assert_close_grads(analytic: dict, numeric: dict, tol: float = 1e-6) -> None:
