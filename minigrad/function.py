@@ -188,9 +188,10 @@ class _Switch:
         globals()[self._flag] = self._saved.pop()
 
     def __call__(self, func):
+        # entering saves onto a stack, so one instance serves nested and recursive calls
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with type(self)(self.mode):
+            with self:
                 return func(*args, **kwargs)
         return wrapper
 
