@@ -1,20 +1,27 @@
-"""The same model program run on two autograd engines: minigrad and PyTorch eager.
+"""The same model programs on two autograd engines: minigrad and PyTorch eager.
 
-A manual-cell benchmark is one function ``loss_fn(E, p, batch, state) -> (loss, state)`` written
-once against a tiny engine interface ``E`` (parameters, constants, stack, one-hot, embedding,
-cross-entropy), so minigrad and PyTorch run literally the same sequence of ops. ``Trainer`` wraps
-such a program with zero-grad, backward, optional clipping and an optimizer step.
+Each engine object offers the few things a program needs (parameters, constants, stack, one-hot,
+embedding, cross-entropy, optimizers, clipping) and its layer classes (``Embedding``, ``Linear``,
+``RNN``, ``LSTM``: zoo's and minigrad.nn's, or torch.nn's). A workload writes its model twice, each
+time once for both engines: as a manual cell (``loss_fn(E, p, batch, state) -> (loss, state)`` over
+the canonical parameters, so both engines run the same sequence of ops) and from the engine's
+modules (what users of each library run; PyTorch's recurrent modules are fused kernels).
+``Trainer`` wraps a program with zero-grad, backward, optional clipping and an optimizer step.
 """
 from __future__ import annotations
 
 import numpy as np
 
 import minigrad as mg
+import minigrad.nn.functional as F
+from minigrad.nn.utils import clip_grad_value_
 
 from .harness import Impl
-from .npref import Adagrad, Adam
 
-__all__ = ["MinigradEngine", "TorchEngine", "Trainer", "assemble", "rnn_cell", "lstm_cell"]
+__all__ = [
+    "MinigradEngine", "TorchEngine", "Trainer", "assemble", "rnn_cell", "lstm_cell", "trainable", "rnn_state",
+    "freeze_bias_hh", "rnn_grads",
+]
 
 
 def rnn_cell(x, h, Wxh, Whh, bh):
@@ -37,13 +44,29 @@ def lstm_cell(x, h, c, Wx, Wh, b):
 
 
 class MinigradEngine:
+    """minigrad as a user runs it: ``zoo`` layers, ``minigrad.nn``, ``F.cross_entropy``, ``minigrad.optim``."""
+
     name = "minigrad"
+
+    def __init__(self):
+        import zoo
+        self.Embedding, self.Linear = mg.nn.Embedding, mg.nn.Linear
+        self.RNN, self.LSTM = zoo.RNN, zoo.LSTM
+
+    def dtype(self, name: str):
+        return np.dtype(name)
 
     def param(self, a: np.ndarray):
         return mg.Tensor(a, requires_grad=True)
 
     def const(self, a: np.ndarray):
         return mg.Tensor(a)
+
+    def indices(self, idx: np.ndarray):
+        return idx
+
+    def load(self, module, state: dict) -> None:
+        module.load_state_dict(state)
 
     def stack(self, ts):
         return mg.stack(ts)
@@ -52,24 +75,16 @@ class MinigradEngine:
         return mg.one_hot(idx, n, dtype=dtype)
 
     def embed(self, W, idx: np.ndarray):
-        return W[idx]
+        return F.embedding(idx, W)
 
     def cross_entropy(self, logits, targets: np.ndarray, reduction: str):
-        # the loss a user writes from log_softmax while minigrad has no cross_entropy
-        onehot = mg.one_hot(targets, logits.shape[-1], dtype=logits.dtype)
-        total = -(logits.log_softmax(-1) * onehot).sum()
-        return total if reduction == "sum" else total * (1.0 / len(targets))
+        return F.cross_entropy(logits, targets, reduction=reduction)
 
     def optimizer(self, kind: str, params: dict, **options):
-        return _NumpyOptimizerFor(params, {"adagrad": Adagrad, "adam": Adam}[kind], **options)
-
-    def zero_grad(self, params: dict) -> None:
-        for p in params.values():
-            p.grad = None
+        return {"adagrad": mg.optim.Adagrad, "adam": mg.optim.Adam}[kind](list(params.values()), **options)
 
     def clip_value(self, params: dict, limit: float) -> None:
-        for p in params.values():
-            np.clip(p.grad.data, -limit, limit, out=p.grad.data)
+        clip_grad_value_(list(params.values()), limit)
 
     def to_numpy(self, t) -> np.ndarray:
         return t.data
@@ -78,23 +93,19 @@ class MinigradEngine:
         return p.grad.data.copy()
 
 
-class _NumpyOptimizerFor:
-    """Applies a numpy reference optimizer to minigrad parameters in place."""
-
-    def __init__(self, params: dict, cls, **options):
-        self.params = params
-        self.opt = cls({k: p.data for k, p in params.items()}, **options)
-
-    def step(self) -> None:
-        self.opt.step({k: p.grad.data for k, p in self.params.items()})
-
-
 class TorchEngine:
+    """PyTorch eager: ``torch.nn`` layers (``nn.RNN``/``nn.LSTM`` are fused kernels), ``torch.optim``."""
+
     name = "torch"
 
     def __init__(self, torch):
         self.torch = torch
         self.F = torch.nn.functional
+        nn = torch.nn
+        self.Embedding, self.Linear, self.RNN, self.LSTM = nn.Embedding, nn.Linear, nn.RNN, nn.LSTM
+
+    def dtype(self, name: str):
+        return getattr(self.torch, name)
 
     def param(self, a: np.ndarray):
         return self.torch.tensor(a, requires_grad=True)
@@ -102,14 +113,20 @@ class TorchEngine:
     def const(self, a: np.ndarray):
         return self.torch.from_numpy(np.ascontiguousarray(a))
 
+    def indices(self, idx: np.ndarray):
+        return self.torch.from_numpy(idx)
+
+    def load(self, module, state: dict) -> None:
+        module.load_state_dict({k: self.torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
+
     def stack(self, ts):
         return self.torch.stack(ts)
 
     def one_hot(self, idx: np.ndarray, n: int, dtype):
-        return self.F.one_hot(self.torch.from_numpy(idx), n).to(getattr(self.torch, np.dtype(dtype).name))
+        return self.F.one_hot(self.torch.from_numpy(idx), n).to(self.dtype(np.dtype(dtype).name))
 
     def embed(self, W, idx: np.ndarray):
-        return W[self.torch.from_numpy(idx)]
+        return self.F.embedding(self.torch.from_numpy(idx), W)
 
     def cross_entropy(self, logits, targets: np.ndarray, reduction: str):
         return self.F.cross_entropy(logits, self.torch.from_numpy(targets), reduction=reduction)
@@ -117,10 +134,6 @@ class TorchEngine:
     def optimizer(self, kind: str, params: dict, **options):
         cls = {"adagrad": self.torch.optim.Adagrad, "adam": self.torch.optim.Adam}[kind]
         return cls(list(params.values()), **options)
-
-    def zero_grad(self, params: dict) -> None:
-        for p in params.values():
-            p.grad = None
 
     def clip_value(self, params: dict, limit: float) -> None:
         self.torch.nn.utils.clip_grad_value_(list(params.values()), limit)
@@ -130,6 +143,44 @@ class TorchEngine:
 
     def grad(self, p) -> np.ndarray:
         return p.grad.numpy().copy()
+
+
+def trainable(**modules) -> dict:
+    """``{"module.param": tensor}`` of every parameter that requires grad, in definition order."""
+    return {f"{m}.{k}": v for m, mod in modules.items() for k, v in mod.named_parameters() if v.requires_grad}
+
+
+def rnn_state(params: dict, prefixes: list, kind: str) -> dict:
+    """A PyTorch-named state dict for an ``RNN``/``LSTM`` stack holding canonical weights ``{prefix}W*``.
+
+    ``bias_hh`` is zero: the canonical model has one bias per layer (see ``freeze_bias_hh``).
+    """
+    names = {"rnn": ("Wxh", "Whh", "bh"), "lstm": ("Wx", "Wh", "b")}[kind]
+    state = {}
+    for layer, pre in enumerate(prefixes):
+        wx, wh, b = (params[pre + n] for n in names)
+        state.update({f"weight_ih_l{layer}": wx.T, f"weight_hh_l{layer}": wh.T, f"bias_ih_l{layer}": b,
+                      f"bias_hh_l{layer}": np.zeros_like(b)})
+    return state
+
+
+def freeze_bias_hh(module) -> None:
+    """Keep the second bias of each layer at zero and untrained: two trained biases receive the same
+    gradient and both move, which would make the updates differ from the one-bias references."""
+    for name, p in module.named_parameters():
+        if name.startswith("bias_hh"):
+            p.requires_grad_(False)
+
+
+def rnn_grads(p: dict, grad, module: str, prefixes: list, kind: str) -> dict:
+    """Canonical gradients of a stack loaded with ``rnn_state``, from ``p`` (see ``trainable``)."""
+    names = {"rnn": ("Wxh", "Whh", "bh"), "lstm": ("Wx", "Wh", "b")}[kind]
+    out = {}
+    for layer, pre in enumerate(prefixes):
+        out[pre + names[0]] = grad(p[f"{module}.weight_ih_l{layer}"]).T
+        out[pre + names[1]] = grad(p[f"{module}.weight_hh_l{layer}"]).T
+        out[pre + names[2]] = grad(p[f"{module}.bias_ih_l{layer}"])
+    return out
 
 
 class Trainer:
@@ -152,16 +203,16 @@ class Trainer:
 
     def loss_and_grads(self) -> tuple:
         E = self.E
-        E.zero_grad(self.params)
+        self.opt.zero_grad()
         loss, _ = self.loss_fn(E, self.params, self.batch, None)
         loss.backward()
         grads = self.canonical(self.params, E.grad)
-        E.zero_grad(self.params)
+        self.opt.zero_grad()
         return loss.item(), grads
 
     def step(self) -> float:
         E = self.E
-        E.zero_grad(self.params)
+        self.opt.zero_grad()
         loss, state = self.loss_fn(E, self.params, self.batch, self.state)
         loss.backward()
         if self.clip is not None:
@@ -175,16 +226,26 @@ class Trainer:
         return Impl(name, self.step, self.loss_and_grads, note)
 
 
-def assemble(params: dict, batch, loss_fn, optimizer: tuple, numpy_impls: list, torch=None, fused=None,
+def assemble(params: dict, batch, manual_loss, module_model, optimizer: tuple, numpy_impls: list, torch=None,
              clip: float | None = None, carry_state: bool = False, notes: tuple = ("", "")) -> list:
-    """A workload's implementations in display order: minigrad running ``loss_fn``, the numpy
-    references, then (with torch) ``fused(torch) -> Trainer`` and PyTorch running ``loss_fn``.
-    Every engine starts from its own copy of ``params``."""
+    """A workload's implementations in display order: minigrad with its modules (the headline) and
+    with a manual cell, the numpy references, then PyTorch's fused modules and manual cell.
+
+    ``manual_loss`` is a ``loss_fn`` over the canonical parameters; ``module_model(E)`` builds the
+    engine's modules on the canonical weights and returns ``(params, loss_fn, canonical)``. Every
+    implementation starts from its own copy of ``params``.
+    """
     def manual(E):
         p = {k: E.param(v) for k, v in params.items()}
-        return Trainer(E, p, loss_fn, batch, optimizer, clip, carry_state)
+        return Trainer(E, p, manual_loss, batch, optimizer, clip, carry_state)
 
-    impls = [manual(MinigradEngine()).impl("minigrad", notes[0]), *numpy_impls]
+    def modules(E):
+        p, loss_fn, canonical = module_model(E)
+        return Trainer(E, p, loss_fn, batch, optimizer, clip, carry_state, canonical)
+
+    impls = [modules(MinigradEngine()).impl("minigrad", notes[0]),
+             manual(MinigradEngine()).impl("minigrad manual cell", "the cell as Tensor ops"), *numpy_impls]
     if torch is not None:
-        impls += [fused(torch).impl("torch fused", notes[1]), manual(TorchEngine(torch)).impl("torch manual cell")]
+        E = TorchEngine(torch)
+        impls += [modules(E).impl("torch fused", notes[1]), manual(E).impl("torch manual cell")]
     return impls

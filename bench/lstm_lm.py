@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engines import TorchEngine, Trainer, assemble, lstm_cell
+from .engines import assemble, freeze_bias_hh, lstm_cell, rnn_grads, rnn_state, trainable
 from .harness import Impl
 from .npref import Adam, embed_backward, head_xent, lstm_backward, lstm_forward
 
@@ -95,50 +95,33 @@ def manual_loss(cfg: Config):
     return loss_fn
 
 
-def torch_lstm(torch, params: dict, prefixes: list, E_in: int, H: int, dtype: str):
-    """An ``nn.LSTM`` with ``len(prefixes)`` layers holding the canonical weights ``{prefix}Wx`` ..."""
-    lstm = torch.nn.LSTM(E_in, H, num_layers=len(prefixes), dtype=getattr(torch, dtype))
-    with torch.no_grad():
-        for l, pre in enumerate(prefixes):
-            getattr(lstm, f"weight_ih_l{l}").copy_(torch.from_numpy(params[pre + "Wx"].T))
-            getattr(lstm, f"weight_hh_l{l}").copy_(torch.from_numpy(params[pre + "Wh"].T))
-            getattr(lstm, f"bias_ih_l{l}").copy_(torch.from_numpy(params[pre + "b"]))
-            getattr(lstm, f"bias_hh_l{l}").zero_()
-            # NOTE: one bias, as in the other implementations: a trained second bias would change the updates
-            getattr(lstm, f"bias_hh_l{l}").requires_grad_(False)
-    return lstm
+def module_model(cfg: Config, params: dict):
+    """The model from an engine's modules: ``Embedding``, ``LSTM`` layer (zoo's, or PyTorch's fused
+    ``nn.LSTM``), ``Linear`` head, cross-entropy."""
 
+    def build(E):
+        dt = E.dtype(cfg.dtype)
+        emb, lstm = E.Embedding(cfg.V, cfg.E, dtype=dt), E.LSTM(cfg.E, cfg.H, dtype=dt)
+        head = E.Linear(cfg.H, cfg.V, dtype=dt)
+        E.load(emb, {"weight": params["emb"]})
+        E.load(lstm, rnn_state(params, [""], "lstm"))
+        E.load(head, {"weight": params["Wy"].T, "bias": params["by"]})
+        freeze_bias_hh(lstm)
 
-def torch_lstm_grads(p: dict, grad, module: str, prefixes: list) -> dict:
-    """Canonical gradients of the layers of ``torch_lstm`` registered under ``module.`` in ``p``."""
-    out = {}
-    for l, pre in enumerate(prefixes):
-        out[pre + "Wx"] = grad(p[f"{module}.weight_ih_l{l}"]).T
-        out[pre + "Wh"] = grad(p[f"{module}.weight_hh_l{l}"]).T
-        out[pre + "b"] = grad(p[f"{module}.bias_ih_l{l}"])
-    return out
+        def loss_fn(E, p, batch, state):
+            inputs, targets = batch
+            T, B = inputs.shape
+            out, hc = lstm(emb(E.indices(inputs)))
+            logits = head(out.reshape(T * B, cfg.H))
+            return E.cross_entropy(logits, targets.reshape(-1), "mean"), hc
 
+        def canonical(p, grad):
+            return {"emb": grad(p["emb.weight"]), **rnn_grads(p, grad, "lstm", [""], "lstm"),
+                    "Wy": grad(p["head.weight"]).T, "by": grad(p["head.bias"])}
 
-def torch_fused(torch, cfg: Config, params: dict, batch) -> Trainer:
-    """``nn.Embedding`` + ``nn.LSTM`` (one fused kernel per sequence) + the same head and loss."""
-    E = TorchEngine(torch)
-    emb = torch.nn.Embedding.from_pretrained(torch.from_numpy(params["emb"].copy()), freeze=False)
-    lstm = torch_lstm(torch, params, [""], cfg.E, cfg.H, cfg.dtype)
-    p = {"emb.weight": emb.weight, **{f"lstm.{k}": v for k, v in lstm.named_parameters() if v.requires_grad},
-         "Wy": E.param(params["Wy"]), "by": E.param(params["by"])}
+        return trainable(emb=emb, lstm=lstm, head=head), loss_fn, canonical
 
-    def loss_fn(E, p, batch, state):
-        inputs, targets = batch
-        T, B = inputs.shape
-        out, hc = lstm(emb(torch.from_numpy(inputs)))
-        logits = out.reshape(T * B, cfg.H) @ p["Wy"] + p["by"]
-        return E.cross_entropy(logits, targets.reshape(-1), "mean"), hc
-
-    def canonical(p, grad):
-        return {"emb": grad(p["emb.weight"]), **torch_lstm_grads(p, grad, "lstm", [""]),
-                "Wy": grad(p["Wy"]), "by": grad(p["by"])}
-
-    return Trainer(E, p, loss_fn, batch, ("adam", {"lr": cfg.lr}), canonical=canonical)
+    return build
 
 
 def make_impls(cfg: Config = W3, torch=None) -> list:
@@ -146,7 +129,6 @@ def make_impls(cfg: Config = W3, torch=None) -> list:
     params = init_params(cfg)
     batch = make_batch(cfg)
     ref = NumpyLSTMLM(cfg, params)
-    return assemble(params, batch, manual_loss(cfg), ("adam", {"lr": cfg.lr}),
+    return assemble(params, batch, manual_loss(cfg), module_model(cfg, params), ("adam", {"lr": cfg.lr}),
                     [Impl("numpy time-batched", lambda: ref.step(*batch), lambda: ref.loss_and_grads(*batch))],
-                    torch, lambda torch: torch_fused(torch, cfg, params, batch),
-                    notes=("Tensor-op LSTM cell unrolled over T", "nn.LSTM"))
+                    torch, notes=("nn.Embedding + zoo.LSTM + nn.Linear + F.cross_entropy + optim", "nn.LSTM"))

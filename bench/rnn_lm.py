@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engines import TorchEngine, Trainer, assemble, rnn_cell
+from .engines import assemble, freeze_bias_hh, rnn_cell, rnn_grads, rnn_state, trainable
 from .harness import Impl
 from .npref import Adagrad, clip_, head_xent, softmax_xent
 
@@ -173,33 +173,32 @@ def manual_loss(cfg: Config):
     return loss_fn
 
 
-def torch_fused(torch, cfg: Config, params: dict, batch) -> Trainer:
-    """PyTorch's ``nn.RNN`` (one fused kernel per sequence) with the same head and loss."""
-    rnn = torch.nn.RNN(cfg.V, cfg.H, dtype=getattr(torch, cfg.dtype))
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(torch.from_numpy(params["Wxh"].T))
-        rnn.weight_hh_l0.copy_(torch.from_numpy(params["Whh"].T))
-        rnn.bias_ih_l0.copy_(torch.from_numpy(params["bh"]))
-        rnn.bias_hh_l0.zero_()
-    # NOTE: one bias, as in the other implementations: a trained second bias would change the updates
-    rnn.bias_hh_l0.requires_grad_(False)
-    E = TorchEngine(torch)
-    p = {k: v for k, v in rnn.named_parameters() if v.requires_grad}
-    p["Why"], p["by"] = E.param(params["Why"]), E.param(params["by"])
+def module_model(cfg: Config, params: dict):
+    """The model from an engine's modules: ``RNN`` layer (zoo's, or PyTorch's fused ``nn.RNN``),
+    ``Linear`` head, cross-entropy."""
 
-    def loss_fn(E, p, batch, state):
-        inputs, targets = batch
-        T, B = inputs.shape
-        h0 = torch.zeros(1, B, cfg.H, dtype=p["Why"].dtype) if state is None else E.const(state[0])[None]
-        out, hT = rnn(E.one_hot(inputs, cfg.V, cfg.dtype), h0)
-        logits = out.reshape(T * B, cfg.H) @ p["Why"] + p["by"]
-        return E.cross_entropy(logits, targets.reshape(-1), cfg.reduction), (hT[0],)
+    def build(E):
+        dt = E.dtype(cfg.dtype)
+        rnn, head = E.RNN(cfg.V, cfg.H, dtype=dt), E.Linear(cfg.H, cfg.V, dtype=dt)
+        E.load(rnn, rnn_state(params, [""], "rnn"))
+        E.load(head, {"weight": params["Why"].T, "bias": params["by"]})
+        freeze_bias_hh(rnn)
 
-    def canonical(p, grad):
-        return {"Wxh": grad(p["weight_ih_l0"]).T, "Whh": grad(p["weight_hh_l0"]).T,
-                "bh": grad(p["bias_ih_l0"]), "Why": grad(p["Why"]), "by": grad(p["by"])}
+        def loss_fn(E, p, batch, state):
+            inputs, targets = batch
+            T, B = inputs.shape
+            h0 = np.zeros((1, B, cfg.H), dtype=cfg.dtype) if state is None else state[0][None]
+            out, hT = rnn(E.one_hot(inputs, cfg.V, cfg.dtype), E.const(h0))
+            logits = head(out.reshape(T * B, cfg.H))
+            return E.cross_entropy(logits, targets.reshape(-1), cfg.reduction), (hT[0],)
 
-    return Trainer(E, p, loss_fn, batch, _optimizer(cfg), CLIP, cfg.carry_state, canonical)
+        def canonical(p, grad):
+            return {**rnn_grads(p, grad, "rnn", [""], "rnn"), "Why": grad(p["head.weight"]).T,
+                    "by": grad(p["head.bias"])}
+
+        return trainable(rnn=rnn, head=head), loss_fn, canonical
+
+    return build
 
 
 def _optimizer(cfg: Config) -> tuple:
@@ -215,8 +214,7 @@ def make_impls(cfg: Config, torch=None) -> list:
         model = NumpyRNN(cfg, params, batched)
         return Impl(name, lambda: model.step(*batch), lambda: model.loss_and_grads(*batch)[:2], note)
 
-    return assemble(params, batch, manual_loss(cfg), _optimizer(cfg),
+    return assemble(params, batch, manual_loss(cfg), module_model(cfg, params), _optimizer(cfg),
                     [numpy_impl("numpy time-batched", True),
                      numpy_impl("numpy per-step loop", False, "min-char-rnn style")],
-                    torch, lambda torch: torch_fused(torch, cfg, params, batch), CLIP, cfg.carry_state,
-                    ("Tensor-op cell unrolled over T, head on all steps", "nn.RNN"))
+                    torch, CLIP, cfg.carry_state, ("zoo.RNN + nn.Linear + F.cross_entropy + optim", "nn.RNN"))

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engines import TorchEngine, Trainer, assemble, lstm_cell
+from .engines import assemble, freeze_bias_hh, lstm_cell, rnn_grads, rnn_state, trainable
 from .harness import Impl
-from .lstm_lm import torch_lstm, torch_lstm_grads, uniform
+from .lstm_lm import uniform
 from .npref import Adam, embed_backward, head_xent, lstm_backward, lstm_forward
 
 BOS = 0
@@ -131,34 +131,40 @@ def manual_loss(cfg: Config):
     return loss_fn
 
 
-def torch_fused(torch, cfg: Config, params: dict, batch) -> Trainer:
-    """Two ``nn.Embedding`` + two 2-layer ``nn.LSTM`` + the same head and loss."""
-    E = TorchEngine(torch)
-    mods, p = {}, {}
-    for side in ("enc", "dec"):
-        emb = torch.nn.Embedding.from_pretrained(torch.from_numpy(params[side + "_emb"].copy()), freeze=False)
-        lstm = torch_lstm(torch, params, _layers(cfg, side), cfg.E, cfg.H, cfg.dtype)
-        mods[side] = (emb, lstm)
-        p[side + "_emb"] = emb.weight
-        p.update({f"{side}.{k}": v for k, v in lstm.named_parameters() if v.requires_grad})
-    p["Wy"], p["by"] = E.param(params["Wy"]), E.param(params["by"])
+def module_model(cfg: Config, params: dict):
+    """The model from an engine's modules: two ``Embedding`` and two 2-layer ``LSTM`` (zoo's, or
+    PyTorch's fused ``nn.LSTM``), ``Linear`` head, cross-entropy."""
 
-    def loss_fn(E, p, batch, state):
-        src, dec_in, tgt = batch
-        T, B = tgt.shape
-        (enc_emb, enc), (dec_emb, dec) = mods["enc"], mods["dec"]
-        _, hc = enc(enc_emb(torch.from_numpy(src)))
-        out, _ = dec(dec_emb(torch.from_numpy(dec_in)), hc)
-        logits = out.reshape(T * B, cfg.H) @ p["Wy"] + p["by"]
-        return E.cross_entropy(logits, tgt.reshape(-1), "mean"), ()
-
-    def canonical(p, grad):
-        g = {k: grad(p[k]) for k in ("enc_emb", "dec_emb", "Wy", "by")}
+    def build(E):
+        dt = E.dtype(cfg.dtype)
+        mods = {}
         for side in ("enc", "dec"):
-            g.update(torch_lstm_grads(p, grad, side, _layers(cfg, side)))
-        return g
+            emb, lstm = E.Embedding(cfg.V, cfg.E, dtype=dt), E.LSTM(cfg.E, cfg.H, cfg.layers, dtype=dt)
+            E.load(emb, {"weight": params[side + "_emb"]})
+            E.load(lstm, rnn_state(params, _layers(cfg, side), "lstm"))
+            freeze_bias_hh(lstm)
+            mods[side + "_emb"], mods[side] = emb, lstm
+        head = mods["head"] = E.Linear(cfg.H, cfg.V, dtype=dt)
+        E.load(head, {"weight": params["Wy"].T, "bias": params["by"]})
 
-    return Trainer(E, p, loss_fn, batch, ("adam", {"lr": cfg.lr}), canonical=canonical)
+        def loss_fn(E, p, batch, state):
+            src, dec_in, tgt = batch
+            T, B = tgt.shape
+            _, hc = mods["enc"](mods["enc_emb"](E.indices(src)))
+            out, _ = mods["dec"](mods["dec_emb"](E.indices(dec_in)), hc)
+            logits = head(out.reshape(T * B, cfg.H))
+            return E.cross_entropy(logits, tgt.reshape(-1), "mean"), ()
+
+        def canonical(p, grad):
+            g = {"enc_emb": grad(p["enc_emb.weight"]), "dec_emb": grad(p["dec_emb.weight"]),
+                 "Wy": grad(p["head.weight"]).T, "by": grad(p["head.bias"])}
+            for side in ("enc", "dec"):
+                g.update(rnn_grads(p, grad, side, _layers(cfg, side), "lstm"))
+            return g
+
+        return trainable(**mods), loss_fn, canonical
+
+    return build
 
 
 def make_impls(cfg: Config = W4, torch=None) -> list:
@@ -166,7 +172,7 @@ def make_impls(cfg: Config = W4, torch=None) -> list:
     params = init_params(cfg)
     batch = make_batch(cfg)
     ref = NumpySeq2Seq(cfg, params)
-    return assemble(params, batch, manual_loss(cfg), ("adam", {"lr": cfg.lr}),
+    return assemble(params, batch, manual_loss(cfg), module_model(cfg, params), ("adam", {"lr": cfg.lr}),
                     [Impl("numpy time-batched", lambda: ref.step(*batch), lambda: ref.loss_and_grads(*batch))],
-                    torch, lambda torch: torch_fused(torch, cfg, params, batch),
-                    notes=("Tensor-op LSTM cells unrolled, layer by layer", "2-layer nn.LSTM x2"))
+                    torch, notes=("nn.Embedding + 2-layer zoo.LSTM x2 + nn.Linear + F.cross_entropy + optim",
+                                  "2-layer nn.LSTM x2"))
