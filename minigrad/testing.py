@@ -60,6 +60,17 @@ def _push_away(x: float, avoid, margin: float, low: float, high: float) -> float
     return x
 
 
+def _interval(low: float, high: float, width: int):
+    """Floats in [low, high] at ``width`` bits; narrow bounds are moved inward to the nearest
+    representable float (hypothesis needs bounds it can represent exactly)."""
+    if width < 64:
+        ftype = np.dtype(f"float{width}").type
+        lo, hi = ftype(low), ftype(high)
+        low = float(lo if lo >= low else np.nextafter(lo, ftype(np.inf)))
+        high = float(hi if hi <= high else np.nextafter(hi, ftype(-np.inf)))
+    return st.floats(low, high, allow_nan=False, allow_infinity=False, width=width)
+
+
 def floats(domain="real", *, width: int = 64, avoid=(), margin: float = 0.05, grid: float | None = None):
     """Python floats in ``domain``, representable exactly at ``width`` bits (32 for float32 data).
 
@@ -70,15 +81,16 @@ def floats(domain="real", *, width: int = 64, avoid=(), margin: float = 0.05, gr
     if grid is not None:
         base = st.integers(math.ceil(low / grid), math.floor(high / grid)).map(lambda k: k * grid)
     elif domain == "nonzero":
-        mag = st.floats(DOMAINS["positive"][0], high, width=width)
+        mag = _interval(DOMAINS["positive"][0], high, width)
         base = st.tuples(st.booleans(), mag).map(lambda sm: -sm[1] if sm[0] else sm[1])
     else:
-        base = st.floats(low, high, allow_nan=False, allow_infinity=False, width=width)
+        base = _interval(low, high, width)
     if avoid:
         avoid = tuple(float(p) for p in avoid)
         base = base.map(lambda x: _push_away(x, avoid, margin, low, high))
-    if width == 32:  # keep values exactly representable after any shift above
-        base = base.map(lambda x: float(np.float32(x)))
+    if width < 64:  # keep values exactly representable after any shift above
+        ftype = np.dtype(f"float{width}").type
+        base = base.map(lambda x: float(ftype(x)))
     return base
 
 
