@@ -10,6 +10,7 @@ table: forward against numpy, and no graph recorded.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -588,3 +589,31 @@ def test_one_hot_rejects_bad_indices():
         mg.one_hot([0, 3], 3)
     with pytest.raises(TypeError, match="integer"):
         mg.one_hot(np.array([0.5]), 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# numerically stable at extremes: finite forward and backward, and not one numpy warning
+
+EXTREME = np.array([[-1e4, 0.0, 1e4], [-1e4, -1e4, -1e4]])
+STABLE = [
+    ("sigmoid", lambda x: x.sigmoid(), [[0, 0.5, 1], [0, 0, 0]]),
+    ("log_softmax", lambda x: x.log_softmax(), [[-2e4, -1e4, 0], [-np.log(3)] * 3]),
+    ("softmax", lambda x: x.softmax(), [[0, 0, 1], [1 / 3] * 3]),
+    ("softplus", lambda x: x.softplus(), [[0, np.log(2), 1e4], [0, 0, 0]]),
+    ("softplus[beta, no threshold]", lambda x: x.softplus(beta=0.5, threshold=np.inf), [[0, 2 * np.log(2), 1e4], [0, 0, 0]]),
+    ("logsumexp", lambda x: x.logsumexp(axis=1), [1e4, -1e4 + np.log(3)]),
+    ("tanh", lambda x: x.tanh(), [[-1, 0, 1], [-1, -1, -1]]),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, f, expected", STABLE, ids=[s[0] for s in STABLE])
+def test_stable_at_extremes(name, f, expected, dtype):
+    x = Tensor(EXTREME.astype(dtype), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = f(x)
+        (y * Tensor(np.linspace(0.5, 1.5, y.size).reshape(y.shape).astype(dtype))).sum().backward()
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y.data, expected, rtol=1e-6, atol=1e-6)
+    assert np.isfinite(x.grad.data).all()
