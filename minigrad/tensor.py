@@ -158,6 +158,13 @@ class Tensor:
         return self._ctx is None
 
     @property
+    def grad_fn(self):
+        """The ``Function`` instance that made this tensor (``None`` for leaves). It keeps its class
+        and ``options``, so tools can re-run the op on its parents' data (viz's per-op gradcheck);
+        after a backward without ``retain_graph`` it is only a marker holding ``op``."""
+        return self._ctx
+
+    @property
     def op(self) -> str:
         """Name of the op that produced this tensor (``""`` for leaves)."""
         return "" if self._ctx is None else self._ctx.op

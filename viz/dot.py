@@ -136,11 +136,12 @@ def _name_lookup(names) -> dict:
 class _Unit:
     """One drawn node: a graph node, or a cell/fold/ellipsis/hidden group of graph nodes."""
 
-    __slots__ = ("kind", "first", "cluster", "size", "ops", "steps", "outputs")
+    __slots__ = ("kind", "first", "last", "cluster", "size", "ops", "steps", "outputs")
 
     def __init__(self, kind: str, first: int, cluster: str):
         self.kind = kind          # "node" | "cell" | "fold" | "ellipsis" | "hidden"
         self.first = first        # topological index of its first graph node (names the DOT node)
+        self.last = first         # and of its last: backward completes the unit's gradient there
         self.cluster = cluster    # scope path of the cluster it is drawn in ("" = top level)
         self.size = 0             # graph nodes inside
         self.ops = 0              # of which op results (not leaves)
@@ -220,6 +221,7 @@ def _assign(g: _Graph, detail: str, keep) -> tuple:
             units.append(_Unit(kind, i, cluster))
         unit = units[u]
         unit.size += 1
+        unit.last = i
         unit.ops += bool(g.parents[i])
         if kind != "node":
             unit.steps.add(s.step)
@@ -259,6 +261,7 @@ def _truncate(g: _Graph, unit_of: list, units: list, budget: int) -> tuple:
         if k is None:
             k = len(order)
             hidden.size += 1
+            hidden.last = i
         new_of.append(k)
     for u in new_units:
         u.outputs = []
@@ -354,8 +357,8 @@ def _attrs(**kw) -> str:
 class _Writer:
     """Turns a view into DOT lines."""
 
-    def __init__(self, view: _View, values: int, shade: bool, marks: dict):
-        self.view, self.g, self.values, self.marks = view, view.g, values, marks
+    def __init__(self, view: _View, values: int, shade: bool, marks: dict, ids: bool):
+        self.view, self.g, self.values, self.marks, self.ids = view, view.g, values, marks, ids
         self.mags = [self._unit_mag(u) for u in view.units]
         self.shades = _Shades(self.mags) if shade else None
 
@@ -377,6 +380,12 @@ class _Writer:
                 return f"o{u.first}"
             return f"n{u.first}"
         return {"cell": "c", "fold": "f", "ellipsis": "e", "hidden": "h"}[u.kind] + str(u.first)
+
+    def _node(self, nid: str, **attrs) -> str:
+        """A node statement; with ``ids`` its SVG element gets the DOT name as id."""
+        if self.ids:
+            attrs["id"] = nid
+        return f"{nid}{_attrs(**attrs)}"
 
     def _look(self, k: int, base: str) -> dict:
         """Style attributes of unit ``k``: gradient fill when shading, red when marked."""
@@ -404,19 +413,19 @@ class _Writer:
             m = self.mags[k]
             if m is not None:
                 text += f"\n|grad| {fmt_mag(m)}"
-            return [f"{nid}{_attrs(label=quote(text), shape='box3d', **self._look(k, 'solid'))}"]
+            return [self._node(nid, label=quote(text), shape='box3d', **self._look(k, 'solid'))]
         if u.kind == "fold":
             seq = g.scope[u.first].seq
             name = seq.rsplit("/", 1)[-1] if seq else "cell"
             ts = sorted(u.steps)
             text = f"{name}\nt={ts[0]}…{ts[-1]}\n{u.ops // len(ts)} ops/step"
-            return [f"{nid}{_attrs(label=quote(text), shape='box3d', peripheries=2)}"]
+            return [self._node(nid, label=quote(text), shape='box3d', peripheries=2)]
         if u.kind == "ellipsis":
             ts = sorted(u.steps)
             text = f"… {len(ts)} steps …\nt={ts[0]}…{ts[-1]}"
-            return [f"{nid}{_attrs(label=quote(text), shape='plaintext')}"]
+            return [self._node(nid, label=quote(text), shape='plaintext')]
         text = f"… {u.size:,} more nodes"
-        return [f"{nid}{_attrs(label=quote(text), shape='note', style='dashed')}"]
+        return [self._node(nid, label=quote(text), shape='note', style='dashed')]
 
     def _scalar(self, k: int, nid: str) -> list:
         """micrograd's picture: a record ``label | data | grad`` and a small circle for the op."""
@@ -429,10 +438,10 @@ class _Writer:
         fields.append(record_field(f"data {v.data:.4f}"))
         fields.append(record_field(f"grad {v.grad:.4f}"))
         label = '"{ ' + " | ".join(fields) + ' }"'
-        lines = [f"{nid}{_attrs(label=label, shape='record', **self._look(k, 'solid'))}"]
+        lines = [self._node(nid, label=label, shape='record', **self._look(k, 'solid'))]
         if self.g.parents[i]:
             oid = f"o{i}"
-            lines.append(f"{oid}{_attrs(label=quote(v.op), shape='circle', margin='0.02')}")
+            lines.append(self._node(oid, label=quote(v.op), shape='circle', margin='0.02'))
             lines.append(f"{oid} -> {nid}")
         return lines
 
@@ -458,10 +467,10 @@ class _Writer:
         attrs = self._look(k, base)
         if param:
             attrs.setdefault("penwidth", "1.8")
-        return [f"{nid}{_attrs(label=quote(chr(10).join(text)), shape='box', **attrs)}"]
+        return [self._node(nid, label=quote(chr(10).join(text)), shape='box', **attrs)]
 
-    def edge_line(self, a: int, b: int, label: str) -> str:
-        attrs = {}
+    def edge_line(self, k: int, a: int, b: int, label: str) -> str:
+        attrs = {"id": f"e{k}"} if self.ids else {}
         if label:
             attrs["label"] = quote(label)
         units = self.view.units
@@ -520,60 +529,101 @@ def to_dot(root, **options) -> str:
       default on whenever intermediate nodes carry gradients (``with minigrad.keep_grads():``).
     - ``rankdir`` ("LR"), ``title``; ``marks``: ``{node: note}`` draws those nodes red with the note.
     """
-    return "digraph minigrad {\n" + "".join(dot_body(root, **options)) + "}\n"
+    return Drawing(root, **options).text
 
 
-def dot_body(root, *, detail: str = "ops", names=None, keep_steps: int | None = None,
-             max_nodes: int = 1000, values: int = 6, shade: bool | None = None, rankdir: str = "LR",
-             title: str | None = None, marks: dict | None = None) -> list:
+def dot_body(root, **options) -> list:
     """The lines between ``digraph minigrad {`` and ``}``; the options are ``to_dot``'s."""
-    if detail not in DETAILS:
-        raise ValueError(f"detail must be one of {DETAILS}, got {detail!r}")
-    if keep_steps is not None and (not isinstance(keep_steps, int) or keep_steps < 1):
-        raise ValueError(f"keep_steps must be a positive int or None, got {keep_steps!r}")
-    if not isinstance(max_nodes, int) or max_nodes < 2:
-        raise ValueError(f"max_nodes must be an int >= 2, got {max_nodes!r}")
-    if rankdir not in _RANKDIRS:
-        raise ValueError(f"rankdir must be one of {_RANKDIRS}, got {rankdir!r}")
-    g = _Graph(root, names)
-    unit_of, units, note = _fit(g, detail, keep_steps, max_nodes)
-    view = _View(g, unit_of, units)
-    if shade is None:
-        shade = _has_grads(g)
-    w = _Writer(view, values, bool(shade), {id(n): str(t) for n, t in (marks or {}).items()})
+    return Drawing(root, **options).lines
 
-    members = {}
-    for k, u in enumerate(units):
-        members.setdefault(u.cluster, []).append(k)
-    for ks in members.values():  # cells in time order, after the single nodes
-        ks.sort(key=lambda k: (0, 0) if units[k].kind == "node" else (1, min(units[k].steps, default=0)))
-    children = _cluster_tree(units)
-    body = [f'\tgraph [rankdir={rankdir} fontname="Helvetica" fontsize=11 nodesep=0.25 ranksep=0.3]\n',
-            '\tnode [fontname="Helvetica" fontsize=10 height=0.3]\n',
-            "\tedge [arrowsize=0.6]\n"]
 
-    # Recursion depth is the scope nesting depth (a handful), not the graph's size.
-    def emit(path: str, depth: int) -> None:
-        pad = "\t" * depth
-        for k in members.get(path, ()):
-            body.extend(f"{pad}{line}\n" for line in w.unit_lines(k))
-        for child in children[path]:
-            last = child.rsplit("/", 1)[-1]
-            style = '"rounded,filled" fillcolor="#f5f5f5"' if _STEP.match(last) else "rounded"
-            body.append(f"{pad}subgraph {cluster_id(child)} {{\n")
-            body.append(f'{pad}\tgraph [label={quote(last)} style={style} color="#999999" '
-                        'fontcolor="#555555"]\n')
-            emit(child, depth + 1)
-            body.append(f"{pad}}}\n")
+class Drawing:
+    """A graph laid out for drawing: its DOT ``lines``, and (for the backward animation) the order
+    in which the backward pass reaches each drawn element. Options are ``to_dot``'s; ``ids=True``
+    gives every node and edge an SVG id (its DOT name, ``e<k>`` for edges)."""
 
-    emit("", 1)
-    body.extend(f"\t{w.edge_line(a, b, label)}\n" for a, b, label in view.edges)
-    if w.shades is not None:
-        body.append("\tsubgraph cluster_legend {\n")
-        body.append('\t\tgraph [label="|grad| (log scale)" style=rounded color="#999999"]\n')
-        body.append(f"\t\tlegend [shape=plaintext label={w.shades.legend()}]\n")
-        body.append("\t}\n")
-    caption = [t for t in (title, note) if t]
-    if caption:
-        body.append(f"\tgraph [label={quote(chr(10).join(caption))} labelloc=t]\n")
-    return body
+    def __init__(self, root, *, detail: str = "ops", names=None, keep_steps: int | None = None,
+                 max_nodes: int = 1000, values: int = 6, shade: bool | None = None, rankdir: str = "LR",
+                 title: str | None = None, marks: dict | None = None, ids: bool = False):
+        if detail not in DETAILS:
+            raise ValueError(f"detail must be one of {DETAILS}, got {detail!r}")
+        if keep_steps is not None and (not isinstance(keep_steps, int) or keep_steps < 1):
+            raise ValueError(f"keep_steps must be a positive int or None, got {keep_steps!r}")
+        if not isinstance(max_nodes, int) or max_nodes < 2:
+            raise ValueError(f"max_nodes must be an int >= 2, got {max_nodes!r}")
+        if rankdir not in _RANKDIRS:
+            raise ValueError(f"rankdir must be one of {_RANKDIRS}, got {rankdir!r}")
+        g = _Graph(root, names)
+        unit_of, units, self.note = _fit(g, detail, keep_steps, max_nodes)
+        self.view = _View(g, unit_of, units)
+        if shade is None:
+            shade = _has_grads(g)
+        self.writer = _Writer(self.view, values, bool(shade),
+                              {id(n): str(t) for n, t in (marks or {}).items()}, ids)
+        self.lines = self._lines(rankdir, title)
+
+    @property
+    def text(self) -> str:
+        return "digraph minigrad {\n" + "".join(self.lines) + "}\n"
+
+    def _lines(self, rankdir: str, title) -> list:
+        units, w = self.view.units, self.writer
+        members = {}
+        for k, u in enumerate(units):
+            members.setdefault(u.cluster, []).append(k)
+        for ks in members.values():  # cells in time order, after the single nodes
+            ks.sort(key=lambda k: (0, 0) if units[k].kind == "node" else (1, min(units[k].steps, default=0)))
+        children = _cluster_tree(units)
+        body = [f'\tgraph [rankdir={rankdir} fontname="Helvetica" fontsize=11 nodesep=0.25 ranksep=0.3]\n',
+                '\tnode [fontname="Helvetica" fontsize=10 height=0.3]\n',
+                "\tedge [arrowsize=0.6]\n"]
+
+        # Recursion depth is the scope nesting depth (a handful), not the graph's size.
+        def emit(path: str, depth: int) -> None:
+            pad = "\t" * depth
+            for k in members.get(path, ()):
+                body.extend(f"{pad}{line}\n" for line in w.unit_lines(k))
+            for child in children[path]:
+                last = child.rsplit("/", 1)[-1]
+                style = '"rounded,filled" fillcolor="#f5f5f5"' if _STEP.match(last) else "rounded"
+                body.append(f"{pad}subgraph {cluster_id(child)} {{\n")
+                body.append(f'{pad}\tgraph [label={quote(last)} style={style} color="#999999" '
+                            'fontcolor="#555555"]\n')
+                emit(child, depth + 1)
+                body.append(f"{pad}}}\n")
+
+        emit("", 1)
+        body.extend(f"\t{w.edge_line(k, a, b, label)}\n" for k, (a, b, label) in enumerate(self.view.edges))
+        if w.shades is not None:
+            body.append("\tsubgraph cluster_legend {\n")
+            body.append('\t\tgraph [label="|grad| (log scale)" style=rounded color="#999999"]\n')
+            body.append(f"\t\t{w._node('legend', shape='plaintext', label=w.shades.legend())}\n")
+            body.append("\t}\n")
+        caption = [t for t in (title, self.note) if t]
+        if caption:
+            body.append(f"\tgraph [label={quote(chr(10).join(caption))} labelloc=t]\n")
+        return body
+
+    def backward_frames(self) -> list:
+        """[(caption, element ids)] in the order backward completes each drawn unit's gradient
+        (reverse topological order); an edge lights up with the node it feeds, since the
+        gradient flows along it when that node's backward runs."""
+        units, w, g = self.view.units, self.writer, self.view.g
+        into = {}
+        for k, (a, b, _) in enumerate(self.view.edges):
+            into.setdefault(b, []).append(f"e{k}")
+        frames = []
+        for k in sorted(range(len(units)), key=lambda k: -units[k].last):
+            u = units[k]
+            ids = [w.node_id(k)]
+            if w.node_id(k, entry=True) != ids[0]:
+                ids.append(w.node_id(k, entry=True))
+            ids += into.get(k, [])
+            if u.kind == "node":
+                v = g.nodes[u.first]
+                what = (g.name(u.first) or v.op or "leaf") + (f" in {v.scope}" if v.scope else "")
+            else:
+                what = f"{u.kind} ({u.size} nodes)" + (f" in {g.scope[u.first].path}" if g.scope[u.first].path else "")
+            m = w.mags[k]
+            frames.append((what + ("" if m is None else f": |grad| {fmt_mag(m)}"), ids))
+        return frames

@@ -54,7 +54,7 @@ def record_field(text) -> str:
 def cluster_id(path: str) -> str:
     """A quoted, unique DOT name for the cluster of scope ``path``; it is the cluster's
     ``<title>`` in SVG, so it stays readable (``cluster_layer0/t=3``)."""
-    return '"cluster_' + _percent(clean(path), safe="/=._-~+,:()[]") + '"'
+    return '"cluster_' + _percent(clean(path), safe="/=._-~+,:()[]'*!@$^ ") + '"'
 
 
 def fmt_mag(x: float) -> str:
