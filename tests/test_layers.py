@@ -4,6 +4,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad.nn import StateDictError
@@ -131,6 +133,13 @@ def test_parameter_names_follow_pytorch_order():
     assert shapes["weight_hh_l1"] == (16, 4)
 
 
+def test_repr_shows_non_default_configuration():
+    assert repr(RNN(3, 4)) == "RNN(3, 4)"
+    assert repr(RNN(3, 4, nonlinearity="relu")) == "RNN(3, 4, nonlinearity='relu')"
+    assert repr(LSTM(3, 4, 2, batch_first=True, forget_bias=1.0)) == \
+        "LSTM(3, 4, num_layers=2, batch_first=True, forget_bias=1.0)"
+
+
 def test_load_state_dict_reports_wrong_names_and_shapes():
     model = GRU(3, 4)
     sd = model.state_dict()
@@ -215,6 +224,24 @@ def test_gradcheck_every_configuration(kind, config):
     # gradients are in test_bptt.py.
     mg.gradcheck(fn, [xt] + flat_state(hxt if hxt is not None else []) + model.parameters(),
                  max_full=0, samples=0, directions=6, atol=1e-8, rtol=1e-6)
+
+
+@settings(max_examples=12, deadline=None)
+@given(kind=st.sampled_from(list(KINDS)), config=st.sampled_from(CONFIGS), T=st.integers(1, 4),
+       B=st.integers(1, 3), D=st.integers(1, 3), H=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_gradcheck_at_drawn_sizes(kind, config, T, B, D, H, seed):
+    layers, bi, bf, h0, lengths = config
+    model = make(kind, D, H, layers, bi, bf, seed=seed)
+    x, hx, lens = inputs(kind, layers, bi, bf, h0, lengths, T=T, B=B, D=D, H=H, seed=seed)
+    xt = mg.Tensor(x, requires_grad=True)
+    hxt = as_tensors(hx, requires_grad=True)
+
+    def fn(xt, *rest):
+        out, state = model(xt, hxt, lengths=lens)
+        return (out, *flat_state(state))
+
+    mg.gradcheck(fn, [xt] + flat_state(hxt if hxt is not None else []) + model.parameters(),
+                 max_full=0, samples=0, directions=4, atol=1e-8, rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -98,6 +98,8 @@ def test_mask_equals_lengths_and_batch_first_mask_is_transposed():
     out_len, (h_len, c_len) = m(mg.Tensor(x), lengths=lengths)
     mask = sequence_mask(lengths, 4)
     out_mask, (h_mask, c_mask) = m(mg.Tensor(x), mask=mask)
+    out_tensor, _ = m(mg.Tensor(x), lengths=mg.Tensor(np.array(lengths)))
+    np.testing.assert_array_equal(out_tensor.data, out_len.data)
     np.testing.assert_array_equal(out_len.data, out_mask.data)
     np.testing.assert_array_equal(c_len.data, c_mask.data)
     m.batch_first = True

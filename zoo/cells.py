@@ -163,6 +163,7 @@ class RNNCell(CellBase):
         self.nonlinearity = nonlinearity
 
     def act(self, a: mg.Tensor) -> mg.Tensor:
+        """The nonlinearity, tanh or relu."""
         return a.tanh() if self.nonlinearity == "tanh" else a.relu()
 
     def step(self, x, h):

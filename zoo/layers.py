@@ -77,6 +77,7 @@ class RNNBase(Module):
 
     @property
     def directions(self) -> int:
+        """2 if bidirectional, else 1."""
         return 2 if self.bidirectional else 1
 
     @staticmethod
@@ -168,7 +169,7 @@ class RNNBase(Module):
         if lengths is not None and mask is not None:
             raise ValueError("pass lengths or mask, not both")
         if lengths is not None:
-            lengths = np.atleast_1d(_lengths_array(np.atleast_1d(lengths)))
+            lengths = _lengths_array(np.atleast_1d(lengths.data if isinstance(lengths, mg.Tensor) else lengths))
             if lengths.shape != (B,):
                 raise ValueError(f"lengths must have shape (B,) = ({B},), got {lengths.shape}")
             if lengths.size and lengths.max() > T:
@@ -215,7 +216,7 @@ class RNNBase(Module):
         for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0), ("bidirectional", False)):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
-        return s + "".join(f", {k}={v!r}" for k, v in self.cell_options.items())
+        return s + "".join(f", {k}={v!r}" for k, v in self.cell_options.items() if (k, v) != ("nonlinearity", "tanh"))
 
 
 class RNN(RNNBase):
