@@ -205,13 +205,16 @@ def test_bidirectional_output_is_forward_then_reversed_run():
 # ---------------------------------------------------------------------------------------------
 # gradcheck: every configuration
 
-@pytest.mark.parametrize("kind", list(KINDS))
-@pytest.mark.parametrize("config", CONFIGS, ids=config_id)
-def test_gradcheck_every_configuration(kind, config):
+def gradcheck_layer(kind, config, T, B, D, H, seed=0, directions=6):
+    """gradcheck one layer configuration with respect to its input, initial state and parameters.
+
+    Random directions through all of them at once, with tolerances tight enough (float64) that an
+    error in any single element shows; per-element checks of the cells' own gradients are in
+    test_bptt.py.
+    """
     layers, bi, bf, h0, lengths = config
-    T, B, D, H = 3, 2, 2, 2
-    model = make(kind, D, H, layers, bi, bf)
-    x, hx, lens = inputs(kind, layers, bi, bf, h0, lengths, T=T, B=B, D=D, H=H)
+    model = make(kind, D, H, layers, bi, bf, seed=seed)
+    x, hx, lens = inputs(kind, layers, bi, bf, h0, lengths, T=T, B=B, D=D, H=H, seed=seed + 1)
     xt = mg.Tensor(x, requires_grad=True)
     hxt = as_tensors(hx, requires_grad=True)
 
@@ -219,29 +222,21 @@ def test_gradcheck_every_configuration(kind, config):
         out, state = model(xt, hxt, lengths=lens)
         return (out, *flat_state(state))
 
-    # Random directions through all inputs and parameters at once, with tolerances tight enough
-    # (float64) that an error in any single element shows; per-element checks of the cells' own
-    # gradients are in test_bptt.py.
     mg.gradcheck(fn, [xt] + flat_state(hxt if hxt is not None else []) + model.parameters(),
-                 max_full=0, samples=0, directions=6, atol=1e-8, rtol=1e-6)
+                 max_full=0, samples=0, directions=directions, atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("config", CONFIGS, ids=config_id)
+def test_gradcheck_every_configuration(kind, config):
+    gradcheck_layer(kind, config, T=3, B=2, D=2, H=2)
 
 
 @settings(max_examples=12, deadline=None)
 @given(kind=st.sampled_from(list(KINDS)), config=st.sampled_from(CONFIGS), T=st.integers(1, 4),
        B=st.integers(1, 3), D=st.integers(1, 3), H=st.integers(1, 3), seed=st.integers(0, 2**16))
 def test_gradcheck_at_drawn_sizes(kind, config, T, B, D, H, seed):
-    layers, bi, bf, h0, lengths = config
-    model = make(kind, D, H, layers, bi, bf, seed=seed)
-    x, hx, lens = inputs(kind, layers, bi, bf, h0, lengths, T=T, B=B, D=D, H=H, seed=seed)
-    xt = mg.Tensor(x, requires_grad=True)
-    hxt = as_tensors(hx, requires_grad=True)
-
-    def fn(xt, *rest):
-        out, state = model(xt, hxt, lengths=lens)
-        return (out, *flat_state(state))
-
-    mg.gradcheck(fn, [xt] + flat_state(hxt if hxt is not None else []) + model.parameters(),
-                 max_full=0, samples=0, directions=4, atol=1e-8, rtol=1e-6)
+    gradcheck_layer(kind, config, T, B, D, H, seed=seed, directions=4)
 
 
 # ---------------------------------------------------------------------------------------------
