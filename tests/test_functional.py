@@ -54,9 +54,10 @@ def class_problems(draw, extra_axes=True):
     target = flat.reshape(tshape)
     weight = rng.uniform(0.2, 2.0, c) if draw(st.booleans()) else None
     mask = None
-    if draw(st.booleans()):
-        mask = rng.random(flat.size) < 0.7
-        mask[0] = True
+    kind = draw(st.sampled_from(["none", "bool", "float"]))
+    if kind != "none":  # element weights: 0/1 (padding) or any non-negative value
+        mask = rng.random(flat.size) < 0.7 if kind == "bool" else rng.uniform(0, 2, flat.size)
+        mask[0] = 1
         mask = mask.reshape(tshape)
     return dict(x=x, target=target, weight=weight, mask=mask, ignore_index=ignore,
                 reduction=draw(st.sampled_from(["mean", "sum", "none"])),
@@ -360,7 +361,7 @@ def test_embedding_gradchecks_and_accumulates_repeats(num, dim, ishape, padded, 
 
 
 def test_embedding_backward_for_many_rows_uses_the_same_sums():
-    # more than 32 lookups take the sort-and-reduce path instead of np.add.at
+    # 48 or more lookups take the sort-and-reduce path instead of np.add.at
     rng = np.random.default_rng(5)
     w = t64(rng.normal(size=(7, 3)))
     idx = rng.integers(0, 7, (10, 9))
