@@ -66,7 +66,10 @@ class MinigradEngine:
         return idx
 
     def load(self, module, state: dict) -> None:
-        module.load_state_dict(state)
+        # NOTE: load_state_dict keeps the memory order of what it is given; a transposed view would
+        # leave a Fortran-ordered parameter, and the optimizer's elementwise updates on it run many
+        # times slower. PyTorch state dicts are C-ordered, so give it what users load.
+        module.load_state_dict({k: np.ascontiguousarray(v) for k, v in state.items()})
 
     def stack(self, ts):
         return mg.stack(ts)
