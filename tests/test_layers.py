@@ -286,6 +286,8 @@ def test_errors_name_expected_and_actual_shapes():
         GRU(3, 4)(mg.zeros(5, 2, 3), (mg.zeros(1, 2, 4),))
     with pytest.raises(TypeError, match="dtype float64 differs"):
         GRU(3, 4)(mg.zeros(5, 2, 3, dtype=np.float64))
+    with pytest.raises(ValueError, match=r"no time steps \(shape \(0, 2, 3\)\)"):
+        lstm(mg.zeros(0, 2, 3))
     with pytest.raises(ValueError, match="dropout"):
         RNN(3, 4, dropout=1.0)
 

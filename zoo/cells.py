@@ -68,7 +68,7 @@ class CellBase(Module):
             H = self.hidden_size
             blocks = [init.orthogonal_(mg.zeros(H, H, dtype=self.weight_hh.dtype), generator=gen)
                       for _ in range(self.gates)]
-            self.weight_hh.data = np.concatenate([b.data for b in blocks])
+            self.weight_hh.data[...] = np.concatenate([b.data for b in blocks])
 
     # the step ---------------------------------------------------------------------------------
     def step(self, x: mg.Tensor, state):
@@ -91,6 +91,8 @@ class CellBase(Module):
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(f"{name}: expected input of shape (B, {self.input_size}) or ({self.input_size},), "
                              f"got {x.shape}")
+        if x.dtype != self.weight_ih.dtype:
+            raise TypeError(f"{name}: input dtype {x.dtype} differs from the parameters' {self.weight_ih.dtype}")
         batch = x.shape[0] if x.ndim == 2 else None
         if state is None:
             state = self.initial_state(batch, x.dtype)

@@ -107,6 +107,8 @@ class RNNBase(Module):
             x = x.reshape(x.shape[0], 1, x.shape[1])
         time_axis = 1 if self.batch_first and not unbatched else 0
         T, B = x.shape[time_axis], x.shape[1 - time_axis]
+        if T == 0:
+            raise ValueError(f"{type(self).__name__}: the input has no time steps (shape {input.shape})")
         step_mask = self._step_mask(lengths, mask, T, B, unbatched)
         states0 = self._initial_states(hx, B, unbatched, x.dtype)
 
@@ -125,8 +127,10 @@ class RNNBase(Module):
                     runs.append(run)
                     finals.append(run.state)
                     kept.append(run.states)
-                xs = runs[0].outputs if len(runs) == 1 else [_cat_step(t, a, b) for t, (a, b) in
-                                                            enumerate(zip(runs[0].outputs, runs[1].outputs))]
+                if len(runs) == 1:
+                    xs = runs[0].outputs
+                else:
+                    xs = [_cat_step(t, a, b) for t, (a, b) in enumerate(zip(runs[0].outputs, runs[1].outputs))]
         output = mg.stack(xs, axis=time_axis)
         is_lstm = isinstance(finals[0], tuple)
         if is_lstm:
