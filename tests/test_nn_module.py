@@ -76,6 +76,25 @@ def test_a_shared_submodule_is_one_module():
     assert list(m.state_dict()) == ["a.weight", "a.bias", "b.0.weight", "b.0.bias"]
 
 
+def test_a_back_reference_to_a_parent_does_not_loop():
+    class Child(nn.Module):
+        def __init__(self, parent):
+            self.parent = parent
+            self.w = Parameter(np.zeros(1))
+
+    class Parent(nn.Module):
+        def __init__(self):
+            self.b = Parameter(np.zeros(2))
+            self.child = Child(self)
+
+    m = Parent()
+    assert list(m.state_dict()) == ["b", "child.w"]
+    assert [n for n, _ in m.named_modules()] == ["", "child"]
+    m.eval()
+    assert not m.child.training
+    assert repr(m) == "Parent(\n  (child): Child(\n    (parent): ...\n  )\n)"
+
+
 tree = st.recursive(
     st.sampled_from(["linear", "param", "none"]),
     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.sampled_from("abc"), kids, max_size=3),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
+from reprlib import recursive_repr
 
 import numpy as np
 
@@ -117,14 +118,19 @@ class Module:
     def modules(self):
         return (m for _, m in self.named_modules())
 
-    def _named_parameters_all(self, prefix: str = ""):
-        """Every (name, parameter) pair, tied parameters once per name (what state_dict needs)."""
+    def _named_parameters_all(self, prefix: str = "", _path: frozenset = frozenset()):
+        """Every (name, parameter) pair, tied parameters once per name (what state_dict needs).
+
+        A module that refers back to one of its ancestors (``child.parent = self``) is not
+        entered again, so such back references cannot recurse forever.
+        """
+        path = _path | {id(self)}
         for name, v in self._direct():
             full = f"{prefix}{name}"
             if isinstance(v, Parameter):
                 yield full, v
-            else:
-                yield from v._named_parameters_all(full + ".")
+            elif id(v) not in path:
+                yield from v._named_parameters_all(full + ".", path)
 
     def named_parameters(self, prefix: str = ""):
         """(dotted name, parameter) in definition order; a tied parameter appears once, under its first name."""
@@ -233,6 +239,7 @@ class Module:
         """One line of configuration shown in ``repr`` (override in layers)."""
         return ""
 
+    @recursive_repr(fillvalue="...")  # a back reference to an ancestor prints as "..."
     def __repr__(self) -> str:
         kids = list(self.named_children())
         extra = self.extra_repr()
