@@ -288,6 +288,14 @@ def test_max_nodes_truncation_keeps_the_output_and_links_the_rest():
     assert any(a == "h0" for a, _ in edges(dot))
 
 
+def test_a_graph_freed_by_backward_says_so():
+    x = mg.Tensor(np.ones(2), requires_grad=True)
+    y = (x * 2.0).sum()
+    y.backward()
+    dot = viz.to_dot(y)
+    assert 'label="sum (freed)' in dot and "minigrad.keep_grads()" in dot
+
+
 # errors ----------------------------------------------------------------------------------------
 def test_bad_arguments_are_named():
     loss, _ = hand_rnn(2)
@@ -380,13 +388,13 @@ digraph minigrad {
 	graph [rankdir=LR fontname="Helvetica" fontsize=11 nodesep=0.25 ranksep=0.3]
 	node [fontname="Helvetica" fontsize=10 height=0.3]
 	edge [arrowsize=0.6]
-	n0 [label="const\\n1×2\\n[[-0.62,  0.04]]" shape=box style="dashed"]
-	n1 [label="weight_ih\\n2×2\\n[[ 0.06, -0.07],\\n [ 0.32,  0.05]]\\n|grad| 6.76e-01" shape=box style="filled" fillcolor="#fc4e2a" penwidth=1.8]
-	n3 [label="const\\n1×2\\n[[-0.7 , -1.27]]" shape=box style="dashed"]
+	n0 [label="const\\n1×2\\n[[-0.62, 0.04]]" shape=box style="dashed"]
+	n1 [label="weight_ih\\n2×2\\n[[0.06, -0.07],\\n [0.32, 0.05]]\\n|grad| 6.76e-01" shape=box style="filled" fillcolor="#fc4e2a" penwidth=1.8]
+	n3 [label="const\\n1×2\\n[[-0.7, -1.27]]" shape=box style="dashed"]
 	n5 [label="const\\n1×2\\n[[0., 0.]]" shape=box style="dashed"]
-	n6 [label="weight_hh\\n2×2\\n[[-0.27,  0.18],\\n [ 0.65,  0.47]]\\n|grad| 1.67e-01" shape=box style="filled" fillcolor="#ffffcc" penwidth=1.8]
+	n6 [label="weight_hh\\n2×2\\n[[-0.27, 0.18],\\n [0.65, 0.47]]\\n|grad| 1.67e-01" shape=box style="filled" fillcolor="#ffffcc" penwidth=1.8]
 	n9 [label="bias\\n2\\n[0.1, 0.1]\\n|grad| 7.21e-01" shape=box style="filled" fillcolor="#e31a1c" fontcolor=white penwidth=1.8]
-	n16 [label="mul\\n1×2\\n[[0.0475, 0.0155]]\\n|grad| 1.41e+00" shape=box style="rounded,filled" fillcolor="#800026" fontcolor=white]
+	n16 [label="mul\\n1×2\\n[[0.04749, 0.01551]]\\n|grad| 1.41e+00" shape=box style="rounded,filled" fillcolor="#800026" fontcolor=white]
 	n17 [label="sum\\nscalar\\n0.063\\n|grad| 1.00e+00" shape=box style="rounded,filled" fillcolor="#bd0026" fontcolor=white]
 	subgraph "cluster_layer0" {
 		graph [label="layer0" style=rounded color="#999999" fontcolor="#555555"]
@@ -395,13 +403,13 @@ digraph minigrad {
 			n4 [label="matmul\\n1×2\\n[[-0.4484, -0.0145]]\\n|grad| 3.87e-01" shape=box style="rounded,filled" fillcolor="#feb24c"]
 			n7 [label="matmul\\n1×2\\n[[0., 0.]]\\n|grad| 3.87e-01" shape=box style="rounded,filled" fillcolor="#feb24c"]
 			n8 [label="add\\n1×2\\n[[-0.4484, -0.0145]]\\n|grad| 3.87e-01" shape=box style="rounded,filled" fillcolor="#feb24c"]
-			n10 [label="add\\n1×2\\n[[-0.3484,  0.0855]]\\n|grad| 3.87e-01" shape=box style="rounded,filled" fillcolor="#feb24c"]
-			n11 [label="tanh\\n1×2\\n[[-0.335 ,  0.0853]]\\n|grad| 3.91e-01" shape=box style="rounded,filled" fillcolor="#feb24c"]
+			n10 [label="add\\n1×2\\n[[-0.3484, 0.0855]]\\n|grad| 3.87e-01" shape=box style="rounded,filled" fillcolor="#feb24c"]
+			n11 [label="tanh\\n1×2\\n[[-0.335, 0.08529]]\\n|grad| 3.91e-01" shape=box style="rounded,filled" fillcolor="#feb24c"]
 		}
 		subgraph "cluster_layer0/t=1" {
 			graph [label="t=1" style="rounded,filled" fillcolor="#f5f5f5" color="#999999" fontcolor="#555555"]
-			n2 [label="matmul\\n1×2\\n[[-0.0244,  0.0454]]\\n|grad| 4.82e-01" shape=box style="rounded,filled" fillcolor="#fd8d3c"]
-			n12 [label="matmul\\n1×2\\n[[ 0.1459, -0.0202]]\\n|grad| 4.82e-01" shape=box style="rounded,filled" fillcolor="#fd8d3c"]
+			n2 [label="matmul\\n1×2\\n[[-0.0244, 0.0454]]\\n|grad| 4.82e-01" shape=box style="rounded,filled" fillcolor="#fd8d3c"]
+			n12 [label="matmul\\n1×2\\n[[0.1459, -0.0202]]\\n|grad| 4.82e-01" shape=box style="rounded,filled" fillcolor="#fd8d3c"]
 			n13 [label="add\\n1×2\\n[[0.1215, 0.0252]]\\n|grad| 4.82e-01" shape=box style="rounded,filled" fillcolor="#fd8d3c"]
 			n14 [label="add\\n1×2\\n[[0.2215, 0.1252]]\\n|grad| 4.82e-01" shape=box style="rounded,filled" fillcolor="#fd8d3c"]
 			n15 [label="tanh\\n1×2\\n[[0.2179, 0.1245]]\\n|grad| 5.02e-01" shape=box style="rounded,filled" fillcolor="#fd8d3c"]

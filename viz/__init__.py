@@ -1,10 +1,28 @@
 """viz: pictures of minigrad graphs — unrolled time steps, shared weights, gradients flowing back.
 
-``to_dot`` builds DOT text in pure Python; ``draw`` wraps it in a ``graphviz.Digraph`` (shown
-inline by Jupyter); ``render`` writes SVG (or any graphviz format) with the ``dot`` binary.
-Graphs are read only through minigrad's graph protocol, so ``Value`` and ``Tensor`` graphs work alike.
+Graph pictures (need only graphviz):
+
+- ``to_dot(root, ...)`` builds DOT text in pure Python; ``draw`` wraps it in a ``graphviz.Digraph``
+  (shown inline by Jupyter); ``render(root, path)`` writes SVG (or any graphviz format).
+- ``animate_backward`` shows the backward pass reaching each node; ``explode_cell`` draws one
+  RNN/LSTM/GRU step in scalar Values; ``gradcheck_picture`` draws the op gradcheck blames in red.
+
+Pictures of BPTT: ``gradient_flow`` measures ||dL/dh_t|| and ||dh_T/dh_t||; ``viz.plots`` charts
+them and the per-step gradient shares (matplotlib, the ``plot`` extra). ``python -m viz`` renders
+named examples. Graphs are read only through minigrad's graph protocol, so ``Value`` and
+``Tensor`` graphs work alike.
 """
+from .anim import animate_backward
+from .check import GradcheckPicture, OpFailure, check_ops, gradcheck_picture
 from .dot import DETAILS, PALETTE, to_dot
+from .explode import ExplodedCell, explode_cell
+from .flow import GradientFlow, gradient_flow
+from .plots import plot_gradient_flow, plot_gradient_shares
 from .render import draw, pipe, render, save
 
-__all__ = ["to_dot", "draw", "render", "pipe", "save", "DETAILS", "PALETTE"]
+__all__ = [
+    "to_dot", "draw", "render", "pipe", "save", "DETAILS", "PALETTE",
+    "animate_backward", "explode_cell", "ExplodedCell", "gradcheck_picture", "check_ops",
+    "GradcheckPicture", "OpFailure", "gradient_flow", "GradientFlow",
+    "plot_gradient_flow", "plot_gradient_shares",
+]

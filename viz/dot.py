@@ -108,15 +108,16 @@ class _Graph:
 
 
 def _norm(g: np.ndarray) -> float:
-    """2-norm computed without overflow (scaled by the largest entry); NaN/Inf pass through."""
-    if g.size == 0:
-        return 0.0
+    """2-norm without overflow or underflow; NaN/Inf pass through."""
+    if g.size <= 4096:
+        return math.hypot(*g.reshape(-1).tolist())  # exact scaling, and ~1 µs for small arrays
     with np.errstate(invalid="ignore", over="ignore"):
-        top = float(np.max(np.abs(g)))
+        flat = np.abs(np.asarray(g, dtype=np.float64).reshape(-1))
+        top = float(flat.max())
         if top == 0 or not math.isfinite(top):
             return top
-        scaled = g / top
-        return top * float(np.sqrt(np.sum(scaled * scaled)))
+        scaled = flat / top
+        return top * math.sqrt(float(scaled @ scaled))
 
 
 def _name_lookup(names) -> dict:
@@ -451,12 +452,14 @@ class _Writer:
         i = self.view.units[k].first
         v = g.nodes[i]
         name = g.name(i)
-        leaf = not g.parents[i]
+        leaf = not g.parents[i] and not v.op  # an op without parents is a freed graph's end
         param = leaf and bool(getattr(v, "requires_grad", False))
         if leaf:
             head = name or ("leaf" if param else "const")
         else:
             head = v.op if name is None else f"{name} = {v.op}"
+            if not g.parents[i]:
+                head += " (freed)"
         text = [head, fmt_shape(v.data.shape)]
         if 0 < v.data.size <= self.values:
             text.append(fmt_values(v.data))
@@ -600,6 +603,9 @@ class Drawing:
             body.append(f"\t\t{w._node('legend', shape='plaintext', label=w.shades.legend())}\n")
             body.append("\t}\n")
         caption = [t for t in (title, self.note) if t]
+        if any(v.op and not ps for v, ps in zip(self.view.g.nodes, self.view.g.parents)):
+            caption.append("backward() freed part of this graph: run it inside minigrad.keep_grads() "
+                           "(or with retain_graph=True) to draw the whole graph")
         if caption:
             body.append(f"\tgraph [label={quote(chr(10).join(caption))} labelloc=t]\n")
         return body
