@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
-    "Impl", "Timing", "Mismatch", "time_interleaved", "check_agreement", "machine_info",
+    "Impl", "Timing", "Mismatch", "time_interleaved", "check_agreement", "machine_info", "load_average",
     "torch_or_none", "fmt_ms",
 ]
 
@@ -146,20 +146,24 @@ def _blas() -> str:
         return "unknown"
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews absolute times."""
+    try:
+        return "%.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        return "unknown"
+
+
 def machine_info(torch=None) -> dict:
     """What the numbers depend on: CPU, cores, library versions, thread and allocator settings."""
     env = {k: os.environ[k] for k in (
         "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "MALLOC_TRIM_THRESHOLD_",
         "MALLOC_TOP_PAD_") if k in os.environ}
-    try:
-        load = "%.2f %.2f %.2f" % os.getloadavg()
-    except OSError:
-        load = "unknown"
     return {
         "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
-        "load average (1/5/15 min) at start": load,
+        "load average (1/5/15 min) at start": load_average(),
         "python": platform.python_version(),
         "numpy": f"{np.__version__} ({_blas()})",
         "torch": torch.__version__ + f" ({torch.get_num_threads()} thread)" if torch else "not installed",
