@@ -209,6 +209,17 @@ def test_state_dict_holds_copies_and_load_copies_in():
     assert m.scale.data[0] == 3.0
 
 
+def test_parameters_stay_c_ordered_whatever_they_are_given():
+    m = Tied()
+    sd = m.state_dict()
+    sd["blocks.0.weight"] = np.asfortranarray(sd["blocks.0.weight"] + 1)  # e.g. a transposed torch weight
+    m.load_state_dict(sd)
+    np.testing.assert_array_equal(m.blocks[0].weight.data, sd["blocks.0.weight"])
+    assert all(p.data.flags.c_contiguous for p in m.parameters())
+    assert all(p.data.flags.c_contiguous for p in m.float().parameters())
+    assert Parameter(np.ones((3, 2)).T).data.flags.c_contiguous
+
+
 def test_strict_load_lists_every_problem_in_one_error_and_changes_nothing():
     m = Tied()
     before = {k: v.copy() for k, v in m.state_dict().items()}
@@ -273,3 +284,4 @@ def test_parameter_basics():
     assert p.requires_grad and p.is_leaf and p.dtype == mg.get_default_dtype()
     assert repr(p).startswith("Parameter(")
     assert not Parameter(np.zeros(2), requires_grad=False).requires_grad
+    assert Parameter(2.0).shape == ()
