@@ -52,9 +52,21 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor, **options) -> Tensor:
         """Run ``forward`` on the inputs' arrays and, if any input requires grad, record the node."""
-        fn = cls.__new__(cls)
+        fn = _new_object(cls)
+        # NOTE: one and two inputs are spelled out: this is the engine's hottest path
+        n = len(inputs)
         try:
-            out = fn.forward(*[t.data for t in inputs], **options)
+            if n == 2:
+                a, b = inputs
+                out = fn.forward(a.data, b.data, **options)
+                needs = (a.requires_grad, b.requires_grad)
+            elif n == 1:
+                a = inputs[0]
+                out = fn.forward(a.data, **options)
+                needs = (a.requires_grad,)
+            else:
+                out = fn.forward(*[t.data for t in inputs], **options)
+                needs = tuple([t.requires_grad for t in inputs])
         except ShapeError:
             raise
         except ValueError as e:  # numpy's message names the shapes but not our op
@@ -64,14 +76,17 @@ class Function:
             out = np.asarray(out)
         if _ANOMALY:
             _check_finite(out, f"forward of '{cls.op}'", _graph._SCOPE)
-        if _GRAD_ENABLED:
-            for t in inputs:
-                if t.requires_grad:
-                    fn.needs_input_grad = tuple([t.requires_grad for t in inputs])
-                    if options:
-                        fn.options = options
-                    return Tensor._node(out, fn, inputs)
-        return Tensor._const(out)
+        if _GRAD_ENABLED and True in needs:
+            fn.needs_input_grad = needs
+            if options:
+                fn.options = options
+            return _new_node(out, fn, inputs)
+        return _new_const(out)
+
+
+_new_object = object.__new__
+_new_node = Tensor._node
+_new_const = Tensor._const
 
 
 class _Released:
@@ -83,6 +98,7 @@ class _Released:
         self.op = op
 
 
+# one shared marker per op name
 _RELEASED: dict = {}
 
 
@@ -122,19 +138,22 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
     training loop never holds two graphs.
     """
     keep = _KEEP_GRADS
-    retain_graph = retain_graph or keep
+    free = not (retain_graph or keep)
     anomaly = _ANOMALY
     pending = {id(root): grad}
+    pop = pending.pop
     for t in reversed(_graph.toposort(root)):
-        g = pending.pop(id(t), None)
         fn = t._ctx
+        g = pop(id(t), None)
+        if fn is None:  # a leaf: only leaves that require grad are ever sent a gradient
+            if g is not None:
+                if t._hooks:
+                    g = _run_hooks(t, g)
+                _accumulate(t, g)
+            continue
         if g is not None:
             if t._hooks:
                 g = _run_hooks(t, g)
-            if fn is None:
-                if t.requires_grad:
-                    _accumulate(t, g)
-                continue
             if type(fn) is _Released:
                 raise RuntimeError(
                     f"backward through op '{fn.op}' (scope '{t.scope}') a second time: its saved "
@@ -153,8 +172,8 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
                     k = id(p)
                     prev = pending.get(k)
                     pending[k] = pg if prev is None else prev + pg
-        if fn is not None and not retain_graph and type(fn) is not _Released:
-            t._ctx = _released(fn)
+        if free and type(fn) is not _Released:
+            t._ctx = _RELEASED.get(fn.op) or _released(fn)
             t.parents = ()
 
 

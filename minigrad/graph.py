@@ -58,22 +58,27 @@ def toposort(root) -> list:
     deterministic function of the program that built the graph.
     """
     order = []
-    seen = set()
-    # Each entry is (node, expanded): a node is emitted when popped the second time,
-    # after everything it depends on has been emitted.
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        key = id(node)
-        if key in seen:
-            continue
-        seen.add(key)
-        stack.append((node, True))
+    seen = {id(root)}
+    # The path from root to the node being expanded, and for each node on it how many of its
+    # parents have been looked at; a node is emitted once all of them have been.
+    path = [root]
+    looked = [0]
+    while path:
+        node = path[-1]
         parents = node.parents
-        for i in range(len(parents) - 1, -1, -1):
-            if id(parents[i]) not in seen:
-                stack.append((parents[i], False))
+        i = looked[-1]
+        n = len(parents)
+        while i < n:
+            p = parents[i]
+            i += 1
+            if id(p) not in seen:
+                seen.add(id(p))
+                looked[-1] = i
+                path.append(p)
+                looked.append(0)
+                break
+        else:
+            path.pop()
+            looked.pop()
+            order.append(node)
     return order

@@ -16,9 +16,12 @@ from .function import Function, ShapeError
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum ``grad`` down to ``shape``, undoing numpy broadcasting (leading axes and size-1 axes)."""
-    if grad.shape == shape:
+    gshape = grad.shape
+    if gshape == shape:
         return grad
-    lead = grad.ndim - len(shape)
+    lead = len(gshape) - len(shape)
+    if lead == 1 and gshape[1:] == shape:  # the common case: a bias added over a batch
+        return np.add.reduce(grad, 0)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     if axes:
