@@ -93,3 +93,31 @@ def test_assert_gradients_match_accepts_arrays_and_names_the_worst_element():
     with pytest.raises(AssertionError, match=r"triple_wrong \(input shapes \(2, 2\)\).*worst at input 0, index") as info:
         mt.assert_gradients_match(triple_wrong, [np.arange(4.0).reshape(2, 2)])
     assert info.value.mismatch.numeric == pytest.approx(3 * info.value.mismatch.analytic)
+
+
+# The README's example (keep the two in step) -------------------------------------------------------
+def softsign(x):
+    return x / (1 + x.abs())
+
+
+@given(x=mt.tensors(shape=mt.shapes(min_dims=1), avoid=(0.0,), requires_grad=True))
+def test_readme_softsign_gradient(x):
+    mt.assert_gradients_match(softsign, [x])
+
+
+@given(shapes=mt.broadcastable_shapes(2))
+def test_readme_broadcast_gradient(shapes):
+    a, b = (np.random.default_rng(0).normal(size=s) for s in shapes)
+    mt.assert_gradients_match(lambda a, b: (a * b).tanh(), [a, b])
+
+
+def masked_mean(x, lengths):
+    mask = (np.arange(x.shape[1])[None, :] < lengths[:, None])[..., None]
+    return (x * mask).sum(axis=1) / lengths[:, None]
+
+
+@given(batch=mt.padded_sequences(batch=(1, 4), length=(1, 8), features=3))
+def test_readme_masked_mean(batch):
+    x, lengths = batch
+    want = [x[b, :n].mean(axis=0) for b, n in enumerate(lengths)]
+    np.testing.assert_allclose(masked_mean(Tensor(x), lengths).numpy(), want)
