@@ -217,7 +217,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
                eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing ``normalized_shape`` axes to mean 0 and variance 1, then scale and shift."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim:
+    if len(shape) > input.ndim or input.shape[input.ndim - len(shape):] != shape:
         raise ShapeError(f"layer_norm: input of shape {input.shape} does not end with normalized_shape {shape}")
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and p.shape != shape:
@@ -228,14 +228,17 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
 
 
 def relu(input: Tensor) -> Tensor:
+    """max(x, 0) elementwise."""
     return input.relu()
 
 
 def tanh(input: Tensor) -> Tensor:
+    """tanh(x) elementwise."""
     return input.tanh()
 
 
 def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)) elementwise, computed without overflow."""
     return input.sigmoid()
 
 

@@ -134,16 +134,22 @@ class LayerNorm(Module):
 
 
 class ReLU(Module):
+    """max(x, 0) as a module (for Sequential)."""
+
     def forward(self, x):
         return x.relu()
 
 
 class Tanh(Module):
+    """tanh(x) as a module."""
+
     def forward(self, x):
         return x.tanh()
 
 
 class Sigmoid(Module):
+    """1 / (1 + exp(-x)) as a module."""
+
     def forward(self, x):
         return x.sigmoid()
 

@@ -104,6 +104,7 @@ class Module:
                 yield name, m
 
     def children(self):
+        """Each direct sub-module, once."""
         return (m for _, m in self.named_children())
 
     def named_modules(self, prefix: str = ""):
@@ -120,6 +121,7 @@ class Module:
             stack.extend(reversed(kids))
 
     def modules(self):
+        """This module and every module below it, each once."""
         return (m for _, m in self.named_modules())
 
     def _named_parameters_all(self, prefix: str = "", _path: frozenset = frozenset()):
@@ -145,6 +147,7 @@ class Module:
                 yield name, p
 
     def parameters(self):
+        """Every parameter once (tied ones too), in definition order: what an optimizer takes."""
         return [p for _, p in self.named_parameters()]
 
     def num_parameters(self) -> int:
@@ -174,11 +177,13 @@ class Module:
         return self
 
     def train(self, mode: bool = True) -> "Module":
+        """Set ``training`` on this module and every module below it (dropout reads it)."""
         for m in self.modules():
             m.training = mode
         return self
 
     def eval(self) -> "Module":
+        """``train(False)``: dropout off."""
         return self.train(False)
 
     def to(self, dtype) -> "Module":
@@ -190,9 +195,11 @@ class Module:
         return self
 
     def double(self) -> "Module":
+        """Parameters to float64 (what gradcheck needs)."""
         return self.to(np.float64)
 
     def float(self) -> "Module":
+        """Parameters to float32."""
         return self.to(np.float32)
 
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
