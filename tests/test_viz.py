@@ -175,7 +175,7 @@ def test_folded_detail_has_one_cell_with_a_loop():
     assert len(folds) == 1
     f = folds[0]
     assert re.search(rf'^\t{f} -> {f} \[label="×{T}"\]$', dot, flags=re.M)
-    assert "t=0…6" in dot and "5 ops/step" in dot
+    assert "t=0…6" in dot and "35 ops in 7 steps" in dot
 
 
 def test_keep_steps_draws_ends_and_an_ellipsis():

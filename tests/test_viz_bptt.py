@@ -218,6 +218,14 @@ def test_local_check_needs_the_graph():
         check_ops(y)
 
 
+def test_marks_reach_collapsed_cells():
+    loss, _, _ = run_layer(RNN, T=3, H=2)
+    tanh_t1 = next(n for n in mg.toposort(loss) if n.op == "tanh" and n.scope.endswith("t=1"))
+    dot = viz.to_dot(loss, detail="cells", marks={tanh_t1: "look here"})
+    marked = re.findall(r'^\t+(c\d+) \[label="(t=\d)\\n.*color="#d7191c".*xlabel="look here"', dot, flags=re.M)
+    assert [m[1] for m in marked] == ["t=1"]
+
+
 # python -m viz ---------------------------------------------------------------------------------
 @needs_dot
 @pytest.mark.parametrize("argv", [["rnn", "--steps", "4"], ["lstm", "--steps", "3", "--detail", "cells"],
@@ -243,3 +251,4 @@ def test_cli_lists_examples_and_rejects_unknown_ones():
         line.split()[0] for line in done.stdout.splitlines()}
     bad = subprocess.run([sys.executable, "-m", "viz", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown example 'nope'" in bad.stderr
+

@@ -71,7 +71,7 @@ class _Graph:
                 s = scopes[v.scope] = _Scope(v.scope)
             self.scope.append(s)
         # A leaf used by two or more cells is a shared parameter: drawn once, outside the clusters.
-        # A named leaf keeps its own node even when cells are collapsed.
+        # A named leaf keeps its own node when cells are collapsed (unless its step is hidden).
         first_cell = {}
         self.shared = [False] * len(nodes)
         for i, ps in enumerate(self.parents):
@@ -81,8 +81,7 @@ class _Graph:
                     seen = first_cell.setdefault(p, cell)
                     if seen != cell:
                         self.shared[p] = True
-        self.pinned = [not ps and (self.shared[i] or self.name(i) is not None)
-                       for i, ps in enumerate(self.parents)]
+        self.named_leaf = [not ps and self.name(i) is not None for i, ps in enumerate(self.parents)]
         steps = {}
         for s in scopes.values():
             if s.cell is not None:
@@ -183,9 +182,6 @@ class _View:
         if top.kind != "node" and root not in outs:
             top.outputs.append(root)
 
-    def weight(self) -> int:
-        return _weight(self.g, self.units)
-
 
 def _weight(g: _Graph, units: list) -> int:
     """Drawn DOT nodes: a scalar op costs two (its value record and its op circle)."""
@@ -206,12 +202,16 @@ def _assign(g: _Graph, detail: str, keep) -> tuple:
     unit_of = [0] * len(g)
     for i in range(len(g)):
         s = g.scope[i]
-        if s.cell is None or g.pinned[i]:
-            key, kind, cluster = i, "node", "" if g.shared[i] else s.path
+        if g.shared[i]:
+            key, kind, cluster = i, "node", ""
+        elif s.cell is None:
+            key, kind, cluster = i, "node", s.path
         elif s.seq in hidden and s.step in hidden[s.seq]:
             key, kind, cluster = ("ellipsis", s.seq), "ellipsis", s.seq
         elif detail == "ops":
             key, kind, cluster = i, "node", s.path
+        elif g.named_leaf[i]:  # stays a node, beside the collapsed cells
+            key, kind, cluster = i, "node", s.seq
         elif detail == "cells":
             key, kind, cluster = ("cell", s.cell), "cell", s.seq
         else:
@@ -264,8 +264,6 @@ def _truncate(g: _Graph, unit_of: list, units: list, budget: int) -> tuple:
             hidden.size += 1
             hidden.last = i
         new_of.append(k)
-    for u in new_units:
-        u.outputs = []
     return new_of, new_units
 
 
@@ -359,9 +357,17 @@ class _Writer:
     """Turns a view into DOT lines."""
 
     def __init__(self, view: _View, values: int, shade: bool, marks: dict, ids: bool):
-        self.view, self.g, self.values, self.marks, self.ids = view, view.g, values, marks, ids
+        self.view, self.g, self.values, self.ids = view, view.g, values, ids
         self.mags = [self._unit_mag(u) for u in view.units]
         self.shades = _Shades(self.mags) if shade else None
+        # a marked node hidden inside a cell or an ellipsis marks that unit
+        self.marks = {}
+        if marks:
+            for i, v in enumerate(self.g.nodes):
+                note = marks.get(id(v))
+                if note is not None:
+                    k = view.unit_of[i]
+                    self.marks[k] = f"{self.marks[k]}\n{note}" if k in self.marks else note
 
     def _unit_mag(self, u: _Unit):
         g = self.g
@@ -391,13 +397,11 @@ class _Writer:
     def _look(self, k: int, base: str) -> dict:
         """Style attributes of unit ``k``: gradient fill when shading, red when marked."""
         attrs = {"style": None if base == "solid" else quote(base)}
-        if self.shades is not None:
-            fill = self.shades.fill(self.mags[k])
-            if fill is not None:
-                attrs = {"style": quote("filled" if base == "solid" else base + ",filled"), "fillcolor": quote(fill[0]),
-                         "fontcolor": None if fill[1] == "black" else fill[1]}
-        u = self.view.units[k]
-        mark = self.marks.get(id(self.g.nodes[u.first])) if u.kind == "node" else None
+        fill = None if self.shades is None else self.shades.fill(self.mags[k])
+        if fill is not None:
+            attrs = {"style": quote("filled" if base == "solid" else base + ",filled"),
+                     "fillcolor": quote(fill[0]), "fontcolor": None if fill[1] == "black" else fill[1]}
+        mark = self.marks.get(k)
         if mark is not None:
             attrs.update(color=quote(_MARK), fontcolor=quote(_MARK), penwidth="2.5", xlabel=quote(mark))
         return attrs
@@ -414,19 +418,19 @@ class _Writer:
             m = self.mags[k]
             if m is not None:
                 text += f"\n|grad| {fmt_mag(m)}"
-            return [self._node(nid, label=quote(text), shape='box3d', **self._look(k, 'solid'))]
+            return [self._node(nid, label=quote(text), shape="box3d", **self._look(k, "solid"))]
         if u.kind == "fold":
             seq = g.scope[u.first].seq
             name = seq.rsplit("/", 1)[-1] if seq else "cell"
             ts = sorted(u.steps)
-            text = f"{name}\nt={ts[0]}…{ts[-1]}\n{u.ops // len(ts)} ops/step"
-            return [self._node(nid, label=quote(text), shape='box3d', peripheries=2)]
+            text = f"{name}\nt={ts[0]}…{ts[-1]}\n{u.ops} ops in {len(ts)} steps"
+            return [self._node(nid, label=quote(text), shape="box3d", peripheries=2, **self._look(k, "solid"))]
         if u.kind == "ellipsis":
             ts = sorted(u.steps)
             text = f"… {len(ts)} steps …\nt={ts[0]}…{ts[-1]}"
-            return [self._node(nid, label=quote(text), shape='plaintext')]
+            return [self._node(nid, label=quote(text), shape="plaintext", **self._look(k, "solid"))]
         text = f"… {u.size:,} more nodes"
-        return [self._node(nid, label=quote(text), shape='note', style='dashed')]
+        return [self._node(nid, label=quote(text), shape="note", **self._look(k, "dashed"))]
 
     def _scalar(self, k: int, nid: str) -> list:
         """micrograd's picture: a record ``label | data | grad`` and a small circle for the op."""
@@ -439,7 +443,7 @@ class _Writer:
         fields.append(record_field(f"data {v.data:.4f}"))
         fields.append(record_field(f"grad {v.grad:.4f}"))
         label = '"{ ' + " | ".join(fields) + ' }"'
-        lines = [self._node(nid, label=label, shape='record', **self._look(k, 'solid'))]
+        lines = [self._node(nid, label=label, shape="record", **self._look(k, "solid"))]
         if self.g.parents[i]:
             oid = f"o{i}"
             lines.append(self._node(oid, label=quote(v.op), shape='circle', margin='0.02'))
