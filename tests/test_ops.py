@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -444,7 +444,6 @@ def _check_backward_contract(outs) -> None:
 
 
 @pytest.mark.parametrize("op", OPS, ids=repr)
-@settings(max_examples=12)
 @given(data=st.data())
 def test_op(op: Op, data):
     arrays, params = _draw_inputs(data, op)
@@ -562,7 +561,6 @@ PLAIN = [
 
 
 @pytest.mark.parametrize("op", PLAIN, ids=repr)
-@settings(max_examples=8)
 @given(data=st.data())
 def test_non_differentiable(op: Plain, data):
     shapes, params = data.draw(op.cases)
@@ -574,7 +572,6 @@ def test_non_differentiable(op: Plain, data):
     np.testing.assert_array_equal(out.data, expected)
 
 
-@settings(max_examples=10)
 @given(idx=mt.arrays(np.int64, mt.shapes(max_dims=2), domain=(0, 6)), classes=st.integers(7, 9))
 def test_one_hot(idx, classes):
     out = mg.one_hot(Tensor(idx), classes)

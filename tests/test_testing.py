@@ -1,7 +1,7 @@
 """minigrad.testing's strategies draw what they promise, and its assertion names the worst element."""
 import numpy as np
 import pytest
-from hypothesis import find, given, settings
+from hypothesis import find, given
 from hypothesis import strategies as st
 
 import minigrad as mg
@@ -52,7 +52,6 @@ def test_broadcastable_shapes_mix_ranks_and_size_one_axes():
     find(mt.matmul_shapes(), lambda s: len(s[0]) == 1 and len(s[1]) == 3)
 
 
-@settings(max_examples=30)
 @given(batch=mt.padded_sequences(batch=(2, 4), length=(1, 5), features=3, pad_value=-9.0),
        tokens=mt.padded_sequences(vocab=7, time_major=True))
 def test_padded_sequences(batch, tokens):

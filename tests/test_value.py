@@ -269,7 +269,7 @@ def evaluate(tree, variables, const):
     return TREE_OPS[name](*(evaluate(a, variables, const) for a in args))
 
 
-@settings(max_examples=60)
+@settings(max_examples=3 * settings().max_examples)  # cheap examples: draw more of them
 @given(tree=trees, xs=st.lists(mt.floats(), min_size=N_VARS, max_size=N_VARS))
 def test_value_and_tensor_agree_on_random_expressions(tree, xs):
     vs = [Value(x) for x in xs]
