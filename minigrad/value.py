@@ -1,8 +1,9 @@
 """``Value``: the scalar engine, micrograd's API without micrograd's defects.
 
 Each operation stores the local derivatives of its result with respect to its operands
-(``_local``) at forward time. Backward multiplies them by the incoming gradient; there are no
-per-node closures, so no reference cycles and nothing for the garbage collector to chase.
+(``_local``) at forward time. Backward multiplies them by the incoming gradient; the built-in
+ops need no per-node closures, so no reference cycles and nothing for the garbage collector to
+chase. (A custom op may still assign a closure to ``_backward``, micrograd's way.)
 
 Gradient rule (the one PyTorch uses): ``backward()`` *accumulates* into leaves (nodes without
 parents) across calls, so call ``zero_grad``/set ``.grad = 0`` between steps; every intermediate
