@@ -18,7 +18,7 @@ import subprocess
 import sys
 from dataclasses import replace
 
-IMPLS = ("minigrad", "numpy time-batched", "torch fused", "torch manual cell")
+IMPLS = ("minigrad", "minigrad manual cell", "numpy time-batched", "torch fused", "torch manual cell")
 MiB = 1024 * 1024
 
 
