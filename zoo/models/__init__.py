@@ -9,5 +9,6 @@ module             model
 =================  ===========================================================================
 """
 from .charlm import CharLM, CharLMConfig
+from .hello import HelloConfig, HelloRNN, scalar_hello
 
-__all__ = ["CharLM", "CharLMConfig"]
+__all__ = ["CharLM", "CharLMConfig", "HelloRNN", "HelloConfig", "scalar_hello"]
