@@ -476,6 +476,26 @@ def test_op(op: Op, data):
 
     mt.assert_gradients_match(f, [inputs[i] for i in which])
 
+    # with only one input requiring grad, that input gets the same gradient (needs_input_grad)
+    if len(which) > 1:
+        _check_one_input_at_a_time(op, arrays, params, which)
+
+
+def _weighted_sum(outs) -> Tensor:
+    rng = np.random.default_rng(1)
+    return sum((o * rng.standard_normal(o.shape)).sum() for o in outs if o.requires_grad)
+
+
+def _check_one_input_at_a_time(op: Op, arrays, params, which) -> None:
+    inputs = _inputs(arrays, op, np.float64)
+    _weighted_sum(_outputs(op.call(*inputs, **params))).backward()
+    for i in which:
+        alone = [x.detach().requires_grad_(j == i) if j in which else x for j, x in enumerate(_inputs(arrays, op, np.float64))]
+        loss = _weighted_sum(_outputs(op.call(*alone, **params)))
+        loss.backward()
+        assert all(alone[j].grad is None for j in which if j != i)
+        np.testing.assert_allclose(alone[i].grad.data, inputs[i].grad.data, rtol=1e-12, atol=1e-14)
+
 
 # ---------------------------------------------------------------------------------------------
 # ties in max/min reductions and in maximum/minimum split the gradient evenly
@@ -507,6 +527,19 @@ def test_maximum_minimum_ties_split_evenly():
     (mg.maximum(a, b) + mg.minimum(a, b) * 10).sum().backward()
     np.testing.assert_allclose(a.grad.data, [5.5, 10, 5.5])
     np.testing.assert_allclose(b.grad.data, [5.5, 1, 5.5])
+
+
+@pytest.mark.parametrize("name, f, expected", [
+    ("relu", lambda x: x.relu(), [0, 0, 1]),
+    ("abs", lambda x: x.abs(), [-1, 0, 1]),
+    ("leaky_relu", lambda x: x.leaky_relu(0.1), [0.1, 0.1, 1]),
+    ("clip", lambda x: x.clip(-1.0, 1.0), [1, 1, 1]),  # the bounds themselves pass the gradient, as in PyTorch
+    ("clip[inside]", lambda x: x.clip(-0.5, 0.5), [0, 1, 0]),
+])
+def test_gradients_at_kinks(name, f, expected):
+    x = Tensor([-1.0, 0.0, 1.0], dtype=np.float64, requires_grad=True)
+    f(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, expected)
 
 
 def test_repeated_indices_accumulate():
