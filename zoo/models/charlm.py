@@ -32,6 +32,7 @@ __all__ = ["CharLMConfig", "CharLM", "CELLS", "evaluate_bpc", "add_train_argumen
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 KIND = "charlm"  # the run_config's "kind": what a checkpoint holds
+MIN_ROW = 16     # evaluation rows of a short text hold at least this many characters
 
 
 @dataclass
@@ -134,10 +135,15 @@ def _choose(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.r
 def evaluate_bpc(model: CharLM, corpus: Corpus, batch_size: int = 64, length: int = 128,
                  split: str = "val", max_chars: int | None = None) -> float:
     """Bits per character over a split (or its first ``max_chars`` characters), read in order in
-    ``batch_size`` rows with the state carried between consecutive ``length``-step pieces."""
+    ``batch_size`` rows with the state carried between consecutive ``length``-step pieces.
+
+    A short text is cut into fewer rows, so that each row holds at least ``MIN_ROW`` characters
+    (a row starts from the zero state, with no context).
+    """
     ids = corpus.val_ids if split == "val" else corpus.train_ids
     if max_chars is not None:
         ids = ids[:max_chars + 1]
+    batch_size = min(batch_size, max(1, (len(ids) - 1) // MIN_ROW))
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
