@@ -1,7 +1,9 @@
 """minigrad: a numpy reverse-mode autograd engine that records unrolled recurrent graphs.
 
 Two engines share one graph protocol (``minigrad.graph``): the scalar ``Value`` (micrograd's API)
-and the numpy-backed ``Tensor`` (PyTorch's vocabulary).
+and the numpy-backed ``Tensor`` (PyTorch's vocabulary). ``minigrad.testing`` (hypothesis
+strategies and gradient assertions for property-based tests) is imported on its own, so that
+hypothesis stays an optional dependency.
 """
 from numpy import float32, float64, int64  # noqa: F401  (dtype names users expect at top level)
 
