@@ -138,7 +138,8 @@ def flatten_params(draw, s):
         return {}
     start = draw(st.integers(0, nd - 1))
     end = draw(st.integers(start, nd - 1))
-    return {"start_axis": draw(st.sampled_from([start, start - nd])), "end_axis": draw(st.sampled_from([end, end - nd]))}
+    return {"start_axis": draw(st.sampled_from([start, start - nd])),
+            "end_axis": draw(st.sampled_from([end, end - nd]))}
 
 
 def flip_params(s):
@@ -250,6 +251,11 @@ def np_split(a, sections, axis):
 
 def np_chunk(a, chunks, axis):
     return np_split(a, -(-a.shape[axis] // chunks), axis)
+
+
+def take(a, index):
+    """``a[index]``: the minigrad call and the numpy reference alike."""
+    return a[index]
 
 
 def np_pow(a, p):
@@ -369,16 +375,17 @@ OPS = [
        cases(UNARY, unsqueeze_params)),
     Op("flatten", lambda a, **kw: a.flatten(**kw), np_flatten, cases(UNARY, flatten_params)),
     Op("flip", lambda a, axis: a.flip(axis), lambda a, axis: np.flip(a, axis), cases(UNARY, flip_params)),
-    Op("getitem[basic]", lambda a, index: a[index], lambda a, index: a[index], cases(UNARY, basic_index)),
-    Op("getitem[int arrays]", lambda a, index: a[index], lambda a, index: a[index], cases(NONSCALAR, int_array_index)),
-    Op("getitem[lists and slices]", lambda a, index: a[index], lambda a, index: a[tuple(np.asarray(i) if isinstance(i, list) else i for i in index)],
-       cases(NONSCALAR, mixed_index)),
-    Op("getitem[bool mask]", lambda a, index: a[index], lambda a, index: a[index], cases(NONSCALAR, bool_index)),
+    Op("getitem[basic]", take, take, cases(UNARY, basic_index)),
+    Op("getitem[int arrays]", take, take, cases(NONSCALAR, int_array_index)),
+    Op("getitem[lists and slices]", take, take, cases(NONSCALAR, mixed_index)),
+    Op("getitem[bool mask]", take, take, cases(NONSCALAR, bool_index)),
     Op("getitem[tensor index]", lambda a, index: a[Tensor(index[0])], lambda a, index: a[index[0]],
        cases(NONSCALAR, int_array_index)),
     # joining and splitting
-    Op("cat", lambda *ts, axis: mg.cat(ts, axis=axis), lambda *arrs, axis: np.concatenate(arrs, axis=axis), cat_cases()),
-    Op("stack", lambda *ts, axis: mg.stack(ts, axis=axis), lambda *arrs, axis: np.stack(arrs, axis=axis), stack_cases()),
+    Op("cat", lambda *ts, axis: mg.cat(ts, axis=axis), lambda *arrs, axis: np.concatenate(arrs, axis=axis),
+       cat_cases()),
+    Op("stack", lambda *ts, axis: mg.stack(ts, axis=axis), lambda *arrs, axis: np.stack(arrs, axis=axis),
+       stack_cases()),
     Op("split", lambda a, sections, axis: a.split(sections, axis), np_split, split_cases()),
     Op("chunk", lambda a, chunks, axis: a.chunk(chunks, axis), np_chunk, chunk_cases()),
 ]
@@ -490,7 +497,8 @@ def _check_one_input_at_a_time(op: Op, arrays, params, which) -> None:
     inputs = _inputs(arrays, op, np.float64)
     _weighted_sum(_outputs(op.call(*inputs, **params))).backward()
     for i in which:
-        alone = [x.detach().requires_grad_(j == i) if j in which else x for j, x in enumerate(_inputs(arrays, op, np.float64))]
+        alone = [x.detach().requires_grad_(j == i) if j in which else x
+                 for j, x in enumerate(_inputs(arrays, op, np.float64))]
         loss = _weighted_sum(_outputs(op.call(*alone, **params)))
         loss.backward()
         assert all(alone[j].grad is None for j in which if j != i)
