@@ -41,7 +41,7 @@ def batches(rng):
 def accuracy(model):
     assert not model.training and not mg.is_grad_enabled()
     logits, _ = model(X)
-    return {"acc": float((logits.data.argmax(-1) == Y).mean())}
+    return {"acc": (logits.data.argmax(-1) == Y).mean().astype(np.float32)}  # a numpy scalar, logged as JSON
 
 
 def build(config, out_dir=None, **kw):

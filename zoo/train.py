@@ -235,7 +235,8 @@ class Trainer:
                 metrics = dict(self.evaluate(self.model))
         finally:
             self.model.train(was_training)
-        return metrics
+        # numpy scalars (np.float32 above all) would not survive json.dumps
+        return {k: v.item() if isinstance(v, np.generic) else v for k, v in metrics.items()}
 
     def _open_metrics(self):
         if self.out_dir is None:
