@@ -384,7 +384,8 @@ def add_arguments(parser, *, steps: int = 1000, lr: float = 2e-3, clip: float = 
     g.add_argument("--log-every", type=int, default=log_every, help=f"steps between metrics lines (default {log_every})")
     g.add_argument("--seed", type=int, default=0, help="seed for initialisation and data (default 0)")
     g.add_argument("--out", default=out, help=f"folder for the checkpoint, metrics and pictures (default {out})")
-    g.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the checkpoint in --out (the model as saved; these training flags apply)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(default_steps=steps)
 

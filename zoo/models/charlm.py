@@ -229,7 +229,7 @@ def train_from_args(args) -> dict:
     if args.resume:
         if not checkpoint.is_file():
             raise ValueError(f"--resume: there is no checkpoint at '{checkpoint}'")
-        model, vocab, saved = load_charlm(checkpoint)
+        model, vocab, _ = load_charlm(checkpoint)
         if vocab != corpus.vocab:
             raise ValueError(f"--resume: the checkpoint's vocabulary ({len(vocab)} characters) differs from "
                              f"that of {corpus.source} ({len(corpus.vocab)}); pass the same --data")
