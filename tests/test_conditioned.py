@@ -50,7 +50,7 @@ def test_vanilla_cell_follows_the_docstring_equations(condition):
     x = model.embedding.weight.data[ids]  # (B, T, E)
     h = np.zeros((2, 4))
     if condition in ("init", "both"):
-        h = np.tanh(v @ model.init.weight.data.T + model.init.bias.data)
+        h = np.tanh(v @ model.to_h0.weight.data.T + model.to_h0.bias.data)
     if condition == "init":
         assert W.shape[1] == E  # v is not an input
     for t in range(ids.shape[1]):

@@ -70,16 +70,18 @@ def test_the_test_set_is_fixed_by_the_seed_and_apart_from_training():
 def test_one_run(task, cell):
     r = run_one(task, cell, 6, Settings(hidden_size=4, batch_size=8, n_test=16), QUICK, progress=False)
     assert (r.task, r.cell, r.length, r.steps) == (task, cell, 6, 4)
-    assert [c[0] for c in r.curve] == [2, 4]
+    assert [c["step"] for c in r.curve] == [2, 4]
     assert np.isfinite(r.final) and r.best <= r.final and r.seconds >= 0
+    assert r.final == r.curve[-1][r.metric] and all(c["elapsed"] <= r.seconds + 0.01 for c in r.curve)
     with pytest.raises(ValueError, match="cell must be one of"):
         run_one(task, "elman", 6, Settings(), QUICK, progress=False)
 
 
 def made_up_results():
     def run(cell, length, final, solved):
-        curve = [(100, 0.16, 0.16), (200, final, final)]
-        return RunResult("adding", cell, length, "test_mse", ADDING_BASELINE_MSE, 200, 1.5, curve, solved)
+        curve = [{"step": 100, "test_mse": 0.16, "elapsed": 0.7}, {"step": 200, "test_mse": final, "elapsed": 1.5}]
+        return RunResult("adding", cell, length, "test_mse", ADDING_BASELINE_MSE, 200, 1.5, curve, solved,
+                         solved and 1.5)
     return [run("rnn", 10, 0.005, 200), run("lstm", 10, 0.001, 200), run("rnn", 50, 0.16, None),
             run("lstm", 50, 0.003, 200)]
 
@@ -88,7 +90,8 @@ def test_results_table_shows_every_cell_and_length():
     table = results_table(made_up_results())
     assert "| cell | T=10 | T=50 |" in table
     assert "| rnn | 0.0050 (solved at 200) | 0.1600 (not solved) |" in table
-    assert "| lstm | 50 | 0.0030 | 0.0030 | 0.1667 | 200 | 200 | 1.5 | 8 |" in table
+    assert "| lstm | 50 | 0.0030 | 0.0030 | 0.1667 | 200 | 2 | 200 | 1.5 | 8 |" in table
+    assert "| rnn | 50 | 0.1600 | 0.1600 | 0.1667 | - | - | 200 | 1.5 | 8 |" in table
 
 
 def test_chart_is_an_svg_with_one_panel_per_length(tmp_path):
@@ -110,10 +113,10 @@ def test_run_from_args_prints_the_table_and_writes_the_results(tmp_path, capsys)
     result = run_from_args(args)
     assert [(r["cell"], r["length"]) for r in result["runs"]] == [("gru", 4), ("rnn", 4), ("gru", 6), ("rnn", 6)]
     out = capsys.readouterr().out
-    assert "| cell | delay=4 | delay=6 |" in out
+    assert "| cell | delay=4 | delay=6 |" in out and "nats" in out and "% right" in out
     saved = json.loads((tmp_path / "experiment-copy" / "results.json").read_text())
     assert saved["settings"]["hidden_size"] == 4 and len(saved["runs"]) == 4
-    assert saved["runs"][0]["curve"][-1][0] == 3
+    assert saved["runs"][0]["curve"][-1]["step"] == 3 and "copy_accuracy" in saved["runs"][0]["curve"][-1]
     assert (tmp_path / "experiment-copy" / "results.md").read_text().startswith("# copy experiment")
 
 

@@ -65,21 +65,22 @@ class RunResult:
     baseline: float             # the metric of the trivial predictor
     steps: int
     seconds: float
-    curve: list = field(default_factory=list)  # [(step, metric, solved_measure)]
+    curve: list = field(default_factory=list)  # one dict per evaluation: step, metric (copy: accuracy), elapsed
     solved_at: int | None = None  # first evaluated step that met the criterion
+    solved_seconds: float | None = None  # training time until then
 
     @property
     def final(self) -> float:
-        return self.curve[-1][1] if self.curve else float("nan")
+        return self.curve[-1][self.metric] if self.curve else float("nan")
 
     @property
     def best(self) -> float:
-        return min(c[1] for c in self.curve) if self.curve else float("nan")
+        return min(c[self.metric] for c in self.curve) if self.curve else float("nan")
 
 
 # the two tasks ---------------------------------------------------------------------------------------
 class _Adding:
-    name, metric, baseline_label = "adding", "test_mse", "always 1.0"
+    metric, baseline_label = "test_mse", "always 1.0"
 
     def __init__(self, length: int, s: Settings):
         self.length = length
@@ -101,12 +102,13 @@ class _Adding:
 
 
 class _Copy:
-    name, metric, baseline_label = "copy", "test_cross_entropy", "blanks, then guesses"
+    metric, baseline_label = "test_cross_entropy", "blanks, then guesses"
 
     def __init__(self, delay: int, s: Settings):
         self.length, self.n_copy, self.n_symbols = delay, s.n_copy, s.n_symbols
         self.baseline = copy_memory_baseline(delay, s.n_copy, s.n_symbols)
-        self.test = copy_memory_batch(s.n_test, delay, np.random.default_rng([s.seed, delay, 1]), s.n_copy, s.n_symbols)
+        test_rng = np.random.default_rng([s.seed, delay, 1])
+        self.test = copy_memory_batch(s.n_test, delay, test_rng, s.n_copy, s.n_symbols)
         self.batch_size = s.batch_size
 
     def model(self, cell: str, s: Settings):
@@ -146,11 +148,10 @@ def run_one(task: str, cell: str, length: int, settings: Settings, train: TrainC
     trainer = Trainer(model, problem.batches, config=train, evaluate=problem.evaluate, progress=progress,
                       desc=f"{task}-{length} {cell}")
     history = trainer.fit()
-    measure = "test_mse" if task == "adding" else "copy_accuracy"
-    curve = [(r["step"], r[problem.metric], r[measure]) for r in history.evals]
-    solved = next((r["step"] for r in history.evals if r["solved"]), None)
-    return RunResult(task, cell, length, problem.metric, problem.baseline, history.step,
-                     round(history.elapsed, 2), curve, solved)
+    curve = [{k: v for k, v in r.items() if k not in ("kind", "solved")} for r in history.evals]
+    solved = next((r for r in history.evals if r["solved"]), None)
+    return RunResult(task, cell, length, problem.metric, problem.baseline, history.step, round(history.elapsed, 2),
+                     curve, solved and solved["step"], solved and round(solved["elapsed"], 2))
 
 
 def run_experiment(task: str, cells, lengths, settings: Settings, train: TrainConfig,
@@ -160,56 +161,65 @@ def run_experiment(task: str, cells, lengths, settings: Settings, train: TrainCo
 
 
 # reporting -----------------------------------------------------------------------------------------
+def _solved_text(r: RunResult) -> str:
+    return "not solved" if r.solved_at is None else f"solved at {r.solved_at}"
+
+
 def _cell_text(r: RunResult) -> str:
-    solved = f"solved at {r.solved_at}" if r.solved_at is not None else "not solved"
-    return f"{r.final:.4f} ({solved})"
+    if r.task == "copy":
+        return f"{r.final:.4f} nats, {r.curve[-1]['copy_accuracy']:.1%} right ({_solved_text(r)})"
+    return f"{r.final:.4f} ({_solved_text(r)})"
 
 
 def results_table(results: list[RunResult]) -> str:
     """A markdown grid (cell x length -> final test error and the step it was solved at), then one
-    row per run with its best error, steps and time."""
+    row per run with its best error, baseline, time to solve and training time."""
     cells = list(dict.fromkeys(r.cell for r in results))
     lengths = list(dict.fromkeys(r.length for r in results))
     by = {(r.cell, r.length): r for r in results}
-    first = results[0]
-    what = "T" if first.task == "adding" else "delay"
-    lines = [f"final {first.metric} (baseline {first.baseline:.4g} at {what}={lengths[0]})", "",
-             "| cell | " + " | ".join(f"{what}={n}" for n in lengths) + " |",
-             "|---|" + "---|" * len(lengths)]
+    task, metric = results[0].task, results[0].metric
+    what = "T" if task == "adding" else "delay"
+    solved = "test MSE < 0.01" if task == "adding" else f"{COPY_SOLVED_ACCURACY:.0%} of the copied symbols right"
+    lines = [f"final {metric} (solved: {solved})", "",
+             "| cell | " + " | ".join(f"{what}={n}" for n in lengths) + " |", "|---|" + "---|" * len(lengths)]
     for c in cells:
         lines.append(f"| {c} | " + " | ".join(_cell_text(by[c, n]) if (c, n) in by else "-" for n in lengths) + " |")
-    lines += ["", f"| cell | {what} | final {first.metric} | best | baseline | solved at step | steps | seconds | ms/step |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", f"| cell | {what} | final {metric} | best | baseline | solved at step | seconds to solve "
+                  "| steps | seconds | ms/step |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r.cell} | {r.length} | {r.final:.4f} | {r.best:.4f} | {r.baseline:.4f} | "
-                     f"{'-' if r.solved_at is None else r.solved_at} | {r.steps} | {r.seconds:.1f} | "
-                     f"{1000 * r.seconds / max(r.steps, 1):.0f} |")
+                     f"{'-' if r.solved_at is None else r.solved_at} | "
+                     f"{'-' if r.solved_seconds is None else f'{r.solved_seconds:.0f}'} | {r.steps} | "
+                     f"{r.seconds:.1f} | {1000 * r.seconds / max(r.steps, 1):.0f} |")
     return "\n".join(lines)
 
 
 _COLORS = {"rnn": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
+_FLOOR = 1e-6  # a log axis cannot show 0
 
 
 def plot_results(results: list[RunResult], path) -> object:
     """Test error against training steps, one panel per length, log scale, with the trivial
-    baseline and (for the adding problem) the solved line. Returns the path, or None without matplotlib."""
+    baseline and (for the adding problem) the solved line; a dot marks where a run was solved.
+    Returns the path, or None without matplotlib."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         return None
     lengths = list(dict.fromkeys(r.length for r in results))
-    task = results[0].task
+    task, metric = results[0].task, results[0].metric
     fig = Figure(figsize=(4.2 * len(lengths), 3.6))
     axes = fig.subplots(1, len(lengths), squeeze=False)[0]
     for ax, n in zip(axes, lengths):
         runs = [r for r in results if r.length == n]
         for r in runs:
-            steps, values = [c[0] for c in r.curve], [max(c[1], 1e-6) for c in r.curve]
-            ax.plot(steps, values, color=_COLORS.get(r.cell), lw=1.5, label=r.cell)
-            if r.solved_at is not None:
-                ax.plot([r.solved_at], [max(dict((c[0], c[1]) for c in r.curve)[r.solved_at], 1e-6)], "o",
-                        color=_COLORS.get(r.cell), ms=4)
-        ax.axhline(runs[0].baseline, color="0.4", ls="--", lw=1, label="baseline")
+            ax.plot([c["step"] for c in r.curve], [max(c[metric], _FLOOR) for c in r.curve],
+                    color=_COLORS.get(r.cell), lw=1.5, label=r.cell)
+            at = [max(c[metric], _FLOOR) for c in r.curve if c["step"] == r.solved_at]
+            if at:
+                ax.plot([r.solved_at], at, "o", color=_COLORS.get(r.cell), ms=4)
+        ax.axhline(runs[0].baseline, color="0.4", ls="--", lw=1,
+                   label=f"baseline: {EXPERIMENTS[task].baseline_label}")
         if task == "adding":
             ax.axhline(SOLVED_MSE, color="0.4", ls=":", lw=1, label="solved (0.01)")
         ax.set_yscale("log")
@@ -252,8 +262,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias at init (default 1.0)")
     parser.add_argument("--batch-size", type=_positive_int, default=64, help="sequences per step (default 64)")
     parser.add_argument("--n-test", type=_positive_int, default=1000, help="held-out test sequences (default 1000)")
-    # zoo.train's flags; --steps and --minutes limit each run, not the whole experiment
     add_train_arguments(parser, steps=3000, lr=2e-3, clip=1.0, eval_every=100)
+    parser.epilog = ("--steps and --minutes limit each run (one cell at one length), not the whole experiment; "
+                     "--eval-every sets the resolution of 'solved at step'.")
 
 
 def run_from_args(args: argparse.Namespace) -> dict:

@@ -8,11 +8,12 @@ chosen by the config's ``cell``. Padded batches pass ``lengths`` (B,): the class
 each sequence's state at its own last real step (the layers return it as ``h_n``), and the tagger
 counts only real steps in its loss.
 
-This file also holds the two pieces every sequence model here shares: ``recurrent_layer`` (a
-layer by cell name) and ``final_state`` (the top layer's ``h_n``, both directions side by side).
+This file also holds what the conditioned generator, the forecaster and ``zoo.experiments``
+share: ``recurrent_layer`` (a layer by cell name), ``final_state`` (the top layer's ``h_n``, both
+directions side by side) and the command-line helpers beyond ``zoo.train``'s flags.
 
-``python -m zoo.cli train classifier --task parity`` / ``train tagger --task running_parity``
-train them on ``zoo.tasks``' toy problems (see ``add_train_arguments``).
+``minigrad train classifier --task parity|majority`` and ``minigrad train tagger --task
+running_parity|char_class`` train them on ``zoo.tasks``' toy problems.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from zoo.unroll import masked_cross_entropy
 __all__ = [
     "CELLS", "recurrent_layer", "final_state", "ClassifierConfig", "SequenceClassifier", "TaggerConfig",
     "SequenceTagger", "accuracy", "add_train_arguments", "train_from_args", "add_tagger_train_arguments",
-    "train_tagger_from_args", "add_model_arguments", "run_dir", "sample_batches", "fit_from_args", "write_json", "write_svg",
+    "train_tagger_from_args", "add_model_arguments", "run_dir", "sample_batches", "fit_from_args", "write_json",
+    "write_svg",
 ]
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
@@ -290,9 +292,11 @@ def _train_token_model(args, model_class, config_class, tasks: dict, kind: str) 
     model = model_class(config)
     out = run_dir(args, f"{kind}-{args.task}")
     history = fit_from_args(
-        args, model, sample_batches(task.train, args.batch_size), out=out, desc=f"{kind} {args.task}", evaluate=lambda m: {"test_accuracy": accuracy(m, task.test.x, task.test.y)},
+        args, model, sample_batches(task.train, args.batch_size), out=out, desc=f"{kind} {args.task}",
+        evaluate=lambda m: {"test_accuracy": accuracy(m, task.test.x, task.test.y)},
         run_config={"kind": kind, "model": asdict(config), "vocab": task.vocab.to_dict(),
-                    "classes": list(task.classes), "task": {"name": args.task, **kwargs, "length": task.info["length"]}})
+                    "classes": list(task.classes),
+                    "task": {"name": args.task, **kwargs, "length": task.info["length"]}})
     result = {"task": args.task, "cell": args.cell, "steps": history.step,
               "train_seconds": round(history.elapsed, 2),
               "final_loss": float(np.mean(history.losses[-20:])) if history.losses else None,

@@ -4,12 +4,13 @@ image's CNN code there, a number's digits here — steers a recurrent decoder th
 v reaches the decoder in one or both of two ways (``condition``):
 
 * ``"init"``:  it sets the initial state, ``h_0 = tanh(W_init v + b_init)`` (every layer; the LSTM's
-  c_0 stays 0), as in Vinyals et al.'s Show and Tell;
+  c_0 stays 0), so the decoder starts from the features and must carry them along;
 * ``"input"``: it enters every step as an extra input, so the vanilla cell computes
-  ``h_t = tanh(W_xh x_t + W_hh h_{t-1} + W_ih v + b)``, as in Karpathy & Fei-Fei (2015) and
-  Mao et al.'s m-RNN. It is done by feeding ``[x_t; v]`` to the first layer: its input weights
-  ``weight_ih_l0 = [W_xh | W_ih]`` give ``W_xh x_t + W_ih v``, and because every cell (rnn, lstm,
-  gru) begins with that product, every cell is conditioned the same way.
+  ``h_t = tanh(W_xh x_t + W_hh h_{t-1} + W_ih v + b)`` (the image-captioning RNN of the CS231n
+  lecture; Mao et al.'s m-RNN also sees the image at every step). It is done by feeding
+  ``[x_t; v]`` to the first layer: its input weights ``weight_ih_l0 = [W_xh | W_ih]`` give
+  ``W_xh x_t + W_ih v``, and because every cell (rnn, lstm, gru) begins with that product, every
+  cell is conditioned the same way.
 
 Training uses teacher forcing: the decoder reads ``BOS y_1 .. y_n`` and predicts ``y_1 .. y_n EOS``.
 ``generate`` decodes greedily (temperature 0) or samples with a temperature.
@@ -71,7 +72,7 @@ class ConditionedGenerator(nn.Module):
         self.embedding = nn.Embedding(c.vocab_size, c.embed_dim)
         self.rnn = recurrent_layer(c.cell, c.embed_dim + (c.feature_size if self.uses_input else 0), c.hidden_size,
                                    c.num_layers, dropout=c.dropout, forget_bias=c.forget_bias)
-        self.init = nn.Linear(c.feature_size, c.num_layers * c.hidden_size) if c.condition != "input" else None
+        self.to_h0 = nn.Linear(c.feature_size, c.num_layers * c.hidden_size) if c.condition != "input" else None
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden_size, c.vocab_size)
 
@@ -85,10 +86,10 @@ class ConditionedGenerator(nn.Module):
 
     def initial_state(self, v: mg.Tensor):
         """The state the features give (None, i.e. zeros, for ``condition="input"``)."""
-        if self.init is None:
+        if self.to_h0 is None:
             return None
         c = self.config
-        h0 = self.init(v).tanh().reshape(v.shape[0], c.num_layers, c.hidden_size).permute(1, 0, 2)  # (L, B, H)
+        h0 = self.to_h0(v).tanh().reshape(v.shape[0], c.num_layers, c.hidden_size).permute(1, 0, 2)  # (L, B, H)
         return (h0, mg.zeros_like(h0)) if c.cell == "lstm" else h0
 
     def _step_inputs(self, ids, v: mg.Tensor) -> mg.Tensor:

@@ -155,7 +155,8 @@ def train_from_args(args: argparse.Namespace) -> dict:
     model = Forecaster(config)
     out = run_dir(args, f"forecaster-{args.mode}")
     history = fit_from_args(
-        args, model, sample_batches(task.train, args.batch_size), out=out, desc=f"forecaster {args.cell}", evaluate=lambda m: {"test_mse": evaluate_mse(m, task.test.x, task.test.y)},
+        args, model, sample_batches(task.train, args.batch_size), out=out, desc=f"forecaster {args.cell}",
+        evaluate=lambda m: {"test_mse": evaluate_mse(m, task.test.x, task.test.y)},
         run_config={"kind": "forecaster", "model": asdict(config),
                     "task": {"window": args.window, "mode": args.mode, "n_steps": args.series_length,
                              "n_components": args.components, "noise": args.noise, "seed": args.seed}})
