@@ -64,9 +64,11 @@ class Report:
     notes: list = field(default_factory=list)
 
     def wrote(self, path, what: str) -> None:
+        """Note a file written, for the summary."""
         self.files.append((pathlib.Path(path), what))
 
     def skip(self, what: str, why: BaseException | str) -> None:
+        """Note (and print) a part left out, and why."""
         note = f"skipped {what}: {' '.join(str(why).split())}"
         self.notes.append(note)
         print(f"  note: {note}")
@@ -79,6 +81,7 @@ class Report:
             self.skip(what, e)
 
     def summary(self, seconds: float) -> str:
+        """Where everything is and what was measured, as text."""
         lines = [f"Done in {seconds:.0f} s. Everything is in {self.out}/:"]
         width = max([len(str(p.relative_to(self.out))) for p, _ in self.files] + [0])
         lines += [f"  {str(p.relative_to(self.out)):<{width}}  {what}" for p, what in self.files]
@@ -93,6 +96,7 @@ def _section(title: str) -> None:
 
 # 1. hello ------------------------------------------------------------------------------------------
 def hello(report: Report, seed: int) -> None:
+    """Train the 'hello' RNN and draw its loss as a scalar graph."""
     _section("1/4  the 'hello' RNN (vocabulary h e l o, 3 hidden units)")
     mg.manual_seed(seed)
     model = HelloRNN()
@@ -118,6 +122,7 @@ def hello(report: Report, seed: int) -> None:
 
 # 2. char-level LSTM -------------------------------------------------------------------------------
 def charlm(report: Report, plan: Plan, seed: int, progress: bool):
+    """Train the char-LSTM for the plan's time; return the model and the corpus."""
     _section(f"2/4  a character-level LSTM on the standard library's sources ({plan.charlm_seconds:g} s)")
     corpus = load_corpus()
     mg.manual_seed(seed)
@@ -159,6 +164,7 @@ def _indent(text: str) -> str:
 
 # 3. seq2seq with attention -----------------------------------------------------------------------
 def seq2seq(report: Report, plan: Plan, seed: int, progress: bool):
+    """Train the date translator with attention for the plan's time; return it (None if unavailable)."""
     _section(f"3/4  date translation with additive attention ({plan.seq2seq_seconds:g} s)")
     try:
         from .models.seq2seq import Translator, attention_svg, train_task
@@ -202,6 +208,7 @@ def _per_op_graph():
 
 
 def unrolled_graphs(report: Report, model: CharLM, corpus) -> None:
+    """Draw the trained char-LSTM unrolled over a few steps, cell by cell and op by op."""
     vocab = corpus.vocab
     for detail, steps in (("cells", 8), ("ops", 3)):
         def draw(detail=detail, steps=steps):
@@ -221,6 +228,7 @@ def unrolled_graphs(report: Report, model: CharLM, corpus) -> None:
 
 
 def gradient_flow_chart(report: Report, model: CharLM, corpus, plan: Plan, seed: int) -> None:
+    """Chart ||dL/dh_t|| and ||dh_T/dh_t|| of the trained and of an untrained char-LSTM."""
     def draw():
         from viz.flow import gradient_flow
         from viz.plots import plot_gradient_flow
@@ -245,6 +253,7 @@ def gradient_flow_chart(report: Report, model: CharLM, corpus, plan: Plan, seed:
 
 
 def loss_curves(report: Report) -> None:
+    """Chart both training runs' losses (from their metrics logs) side by side."""
     runs = {"char-LSTM (bits/char)": report.out / "charlm" / METRICS,
             "date seq2seq (nats/token)": report.out / "seq2seq_dates" / METRICS}
 
@@ -274,6 +283,7 @@ def loss_curves(report: Report) -> None:
 
 
 def main(argv=None) -> dict:
+    """Run the demo; return the headline numbers (also written to ``summary.json``)."""
     parser = argparse.ArgumentParser(prog="python -m zoo.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="out", help="folder for pictures, checkpoints and logs (default out)")
     parser.add_argument("--quick", action="store_true", help="a smoke run of about twenty seconds")

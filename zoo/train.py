@@ -99,10 +99,12 @@ class History:
 
     @property
     def evals(self) -> list:
+        """The evaluation records, in order."""
         return [r for r in self.records if r["kind"] == "eval"]
 
     @property
     def last_eval(self) -> dict | None:
+        """The latest evaluation record, or None."""
         evals = self.evals
         return evals[-1] if evals else None
 
@@ -176,10 +178,12 @@ class Trainer:
     # paths -----------------------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> pathlib.Path | None:
+        """``out_dir/checkpoint.npz`` (None without an out_dir)."""
         return None if self.out_dir is None else self.out_dir / CHECKPOINT
 
     @property
     def metrics_path(self) -> pathlib.Path | None:
+        """``out_dir/metrics.jsonl`` (None without an out_dir)."""
         return None if self.out_dir is None else self.out_dir / METRICS
 
     @property
