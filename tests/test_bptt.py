@@ -10,16 +10,17 @@ from zoo import GRU, LSTM, GRUCell, LSTMCell, RNNCell, unroll
 from zoo.bptt import detach_state, gradient_shares, step_of_scope, truncated_bptt
 
 CELLS = {
-    "rnn_tanh": lambda D, H, bias: RNNCell(D, H, bias, nonlinearity="tanh", dtype=np.float64),
-    "rnn_relu": lambda D, H, bias: RNNCell(D, H, bias, nonlinearity="relu", dtype=np.float64),
-    "lstm": lambda D, H, bias: LSTMCell(D, H, bias, dtype=np.float64),
-    "gru": lambda D, H, bias: GRUCell(D, H, bias, dtype=np.float64),
+    "rnn_tanh": lambda D, H, bias, fused=True: RNNCell(D, H, bias, nonlinearity="tanh", dtype=np.float64, fused=fused),
+    "rnn_relu": lambda D, H, bias, fused=True: RNNCell(D, H, bias, nonlinearity="relu", dtype=np.float64, fused=fused),
+    "lstm": lambda D, H, bias, fused=True: LSTMCell(D, H, bias, dtype=np.float64, fused=fused),
+    "gru": lambda D, H, bias, fused=True: GRUCell(D, H, bias, dtype=np.float64, fused=fused),
 }
 
 
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "ops"])
 @pytest.mark.parametrize("kind", list(CELLS))
 @pytest.mark.parametrize("bias", [True, False])
-def test_autograd_equals_hand_derived_bptt_equals_finite_differences(kind, bias):
+def test_autograd_equals_hand_derived_bptt_equals_finite_differences(kind, bias, fused):
     """Three ways to the same gradients, per parameter: the recorded graph's backward, BPTT written
     out by hand in numpy (tests/rnn_reference.py), and central differences of the numpy forward."""
     T, B, D, H = 4, 2, 3, 3
@@ -29,8 +30,8 @@ def test_autograd_equals_hand_derived_bptt_equals_finite_differences(kind, bias)
     c0 = rng.standard_normal((B, H)) if kind == "lstm" else None
     w_out, w_h, w_c = (rng.standard_normal(s) for s in ((T, B, H), (B, H), (B, H)))
 
-    # 1. autograd through the unrolled graph
-    cell = CELLS[kind](D, H, bias)
+    # 1. autograd through the unrolled graph (one fused node per step, or every op)
+    cell = CELLS[kind](D, H, bias, fused)
     cell.load_state_dict(p)
     x_t, h0_t = mg.Tensor(xs, requires_grad=True), mg.Tensor(h0, requires_grad=True)
     c0_t = None if c0 is None else mg.Tensor(c0, requires_grad=True)
@@ -69,8 +70,9 @@ def test_autograd_equals_hand_derived_bptt_equals_finite_differences(kind, bias)
             np.testing.assert_allclose(c_t.grad.data, hand["dc"][t], rtol=1e-12, atol=1e-14, err_msg=f"dL/dc_{t}")
 
 
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "ops"])
 @pytest.mark.parametrize("kind", list(CELLS))
-def test_gradient_shares_are_the_per_step_terms_of_bptt(kind):
+def test_gradient_shares_are_the_per_step_terms_of_bptt(kind, fused):
     """Each step's share of dL/dW equals the step-t term of the hand derivation, and they sum to .grad."""
     T, B, D, H = 5, 2, 2, 3
     rng = np.random.default_rng(4)
@@ -78,7 +80,7 @@ def test_gradient_shares_are_the_per_step_terms_of_bptt(kind):
     xs, h0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H))
     c0 = np.zeros((B, H)) if kind == "lstm" else None
     w_out = rng.standard_normal((T, B, H))
-    cell = CELLS[kind](D, H, True)
+    cell = CELLS[kind](D, H, True, fused)
     cell.load_state_dict(p)
     state = mg.Tensor(h0) if c0 is None else (mg.Tensor(h0), mg.Tensor(c0))
     loss = (mg.stack(unroll(cell, mg.Tensor(xs), state).outputs) * w_out).sum()
@@ -95,12 +97,13 @@ def test_gradient_shares_are_the_per_step_terms_of_bptt(kind):
     assert shares.norms("weight_hh").max() > 0
 
 
-def test_gradient_shares_of_a_bidirectional_stack_and_an_output_layer():
+@pytest.mark.parametrize("fused", [True, "cell", False], ids=["seq", "cell", "ops"])
+def test_gradient_shares_of_a_bidirectional_stack_and_an_output_layer(fused):
     """Shares from both directions of every layer land on their input step; an output layer applied to
     all steps at once is counted outside the steps."""
     T, B = 4, 2
     rng = np.random.default_rng(0)
-    lstm = LSTM(2, 3, num_layers=2, bidirectional=True, dtype=np.float64, generator=rng)
+    lstm = LSTM(2, 3, num_layers=2, bidirectional=True, dtype=np.float64, generator=rng, fused=fused)
     W_out = mg.Tensor(rng.standard_normal((6, 1)), requires_grad=True)
     out, _ = lstm(mg.Tensor(rng.standard_normal((T, B, 2))), lengths=[4, 3])
     loss = (out @ W_out).sum()

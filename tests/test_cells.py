@@ -18,7 +18,7 @@ CELLS = {
     "gru": lambda D, H, **kw: GRUCell(D, H, **kw),
 }
 GATE_LETTERS = {RNNCell: None, LSTMCell: "ifgo", GRUCell: "rzn"}
-# names in ``step`` that hold intermediate values rather than an equation's result
+# names in ``composed_step`` that hold intermediate values rather than an equation's result
 HELPERS = {"H", "a", "ai", "ah"}
 
 
@@ -55,12 +55,13 @@ def _bias(p, cell):
     return np.zeros(cell.weight_ih.shape[0]) if p is None else p.data
 
 
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "ops"])
 @pytest.mark.parametrize("kind", list(CELLS))
 @pytest.mark.parametrize("bias", [True, False])
-def test_docstring_equations_compute_what_the_cell_computes(kind, bias):
+def test_docstring_equations_compute_what_the_cell_computes(kind, bias, fused):
     rng = np.random.default_rng(1)
     D, H, B = 3, 4, 5
-    cell = CELLS[kind](D, H, bias=bias, dtype=np.float64, generator=rng)
+    cell = CELLS[kind](D, H, bias=bias, dtype=np.float64, generator=rng, fused=fused)
     x, h, c = rng.standard_normal((B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
     state = (mg.Tensor(h), mg.Tensor(c)) if kind == "lstm" else mg.Tensor(h)
     out = cell(mg.Tensor(x), state)
@@ -72,12 +73,14 @@ def test_docstring_equations_compute_what_the_cell_computes(kind, bias):
         np.testing.assert_allclose(out.data, ns["h_"].T, rtol=1e-13, atol=1e-14)
 
 
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "ops"])
 @pytest.mark.parametrize("kind", list(CELLS))
-def test_gradients_match_finite_differences_of_the_docstring_equations(kind):
-    """Autograd through one step of the cell vs central differences of the numpy transcription."""
+def test_gradients_match_finite_differences_of_the_docstring_equations(kind, fused):
+    """Autograd through one step of the cell (fused or op by op) vs central differences of the
+    numpy transcription."""
     rng = np.random.default_rng(2)
     D, H, B = 2, 3, 2
-    cell = CELLS[kind](D, H, dtype=np.float64, generator=rng)
+    cell = CELLS[kind](D, H, dtype=np.float64, generator=rng, fused=fused)
     x = rng.standard_normal((B, D))
     h, c = rng.standard_normal((B, H)), rng.standard_normal((B, H))
     wh, wc = rng.standard_normal((B, H)), rng.standard_normal((B, H))
@@ -99,9 +102,9 @@ def test_gradients_match_finite_differences_of_the_docstring_equations(kind):
 
 
 @pytest.mark.parametrize("cls", [RNNCell, LSTMCell, GRUCell])
-def test_step_has_one_line_per_docstring_equation_in_order(cls):
+def test_composed_step_has_one_line_per_docstring_equation_in_order(cls):
     doc_names = [re.match(r"([a-z])", line).group(1) for line in docstring_equations(cls)]
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls.step)))
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls.composed_step)))
     code_names = [node.targets[0].id for node in ast.walk(tree)
                   if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)]
     assert [n for n in code_names if n not in HELPERS] == doc_names

@@ -19,6 +19,12 @@ KINDS = {
 }
 # (num_layers, bidirectional, batch_first, initial state given, lengths given)
 CONFIGS = list(itertools.product([1, 2], [False, True], [False, True], [False, True], [False, True]))
+# fused=: one node per layer and direction (default), one per step, one per op
+MODES = (True, "cell", False)
+
+
+def mode_id(fused):
+    return {True: "seq", "cell": "cell", False: "ops"}[fused]
 
 
 def config_id(c):
@@ -63,13 +69,14 @@ def flat_state(state):
 # ---------------------------------------------------------------------------------------------
 # PyTorch oracle
 
+@pytest.mark.parametrize("fused", MODES, ids=mode_id)
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("config", CONFIGS, ids=config_id)
-def test_outputs_and_every_gradient_match_pytorch(kind, config):
+def test_outputs_and_every_gradient_match_pytorch(kind, config, fused):
     torch = pytest.importorskip("torch")
     layers, bi, bf, h0, lengths = config
     D, H = 2, 3
-    ours = make(kind, D, H, layers, bi, bf)
+    ours = make(kind, D, H, layers, bi, bf, fused=fused)
     tcls = {"rnn_tanh": torch.nn.RNN, "rnn_relu": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
     extra = {"nonlinearity": kind[4:]} if kind.startswith("rnn") else {}
     theirs = tcls(D, H, num_layers=layers, bidirectional=bi, batch_first=bf, dtype=torch.float64, **extra)
@@ -151,12 +158,13 @@ def test_load_state_dict_reports_wrong_names_and_shapes():
     assert "bias_hh_l0" in msg and "weight_hh_l1" in msg and "(12, 5)" in msg
 
 
+@pytest.mark.parametrize("fused", MODES, ids=mode_id)
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("layers, bi, bf", [(1, False, False), (2, True, True), (2, False, True)])
-def test_output_and_state_shapes(kind, layers, bi, bf):
+def test_output_and_state_shapes(kind, layers, bi, bf, fused):
     T, B, D, H = 5, 3, 2, 4
     K = 2 if bi else 1
-    model = make(kind, D, H, layers, bi, bf)
+    model = make(kind, D, H, layers, bi, bf, fused=fused)
     x = mg.zeros((B, T, D) if bf else (T, B, D), dtype=np.float64)
     out, state = model(x)
     assert out.shape == ((B, T, K * H) if bf else (T, B, K * H))
@@ -169,9 +177,10 @@ def test_output_and_state_shapes(kind, layers, bi, bf):
         assert s.shape == (layers * K, H)
 
 
+@pytest.mark.parametrize("fused", MODES, ids=mode_id)
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_unbatched_input_equals_batch_of_one(kind):
-    model = make(kind, 2, 3, layers=2, bi=True)
+def test_unbatched_input_equals_batch_of_one(kind, fused):
+    model = make(kind, 2, 3, layers=2, bi=True, fused=fused)
     x = np.random.default_rng(0).standard_normal((4, 2))
     out1, s1 = model(mg.Tensor(x))
     out, s = model(mg.Tensor(x[:, None]))
@@ -180,8 +189,9 @@ def test_unbatched_input_equals_batch_of_one(kind):
         np.testing.assert_array_equal(a.data, b.data[:, 0])
 
 
-def test_batch_first_is_a_transpose():
-    a, b = make("gru", 2, 3, 2, True, False), make("gru", 2, 3, 2, True, True)
+@pytest.mark.parametrize("fused", MODES, ids=mode_id)
+def test_batch_first_is_a_transpose(fused):
+    a, b = make("gru", 2, 3, 2, True, False, fused=fused), make("gru", 2, 3, 2, True, True, fused=fused)
     x = np.random.default_rng(0).standard_normal((4, 3, 2))
     out_a, h_a = a(mg.Tensor(x))
     out_b, h_b = b(mg.Tensor(x.transpose(1, 0, 2)))
@@ -189,9 +199,10 @@ def test_batch_first_is_a_transpose():
     np.testing.assert_array_equal(h_a.data, h_b.data)
 
 
-def test_bidirectional_output_is_forward_then_reversed_run():
+@pytest.mark.parametrize("fused", MODES, ids=mode_id)
+def test_bidirectional_output_is_forward_then_reversed_run(fused):
     """The backward direction at step t has read the input from T-1 down to t."""
-    model = make("rnn_tanh", 2, 3, bi=True)
+    model = make("rnn_tanh", 2, 3, bi=True, fused=fused)
     x = np.random.default_rng(0).standard_normal((5, 1, 2))
     out, h_n = model(mg.Tensor(x))
     rev = make("rnn_tanh", 2, 3)
@@ -205,15 +216,15 @@ def test_bidirectional_output_is_forward_then_reversed_run():
 # ---------------------------------------------------------------------------------------------
 # gradcheck: every configuration
 
-def gradcheck_layer(kind, config, T, B, D, H, seed=0, directions=6):
+def gradcheck_layer(kind, config, T, B, D, H, seed=0, directions=6, fused=True):
     """gradcheck one layer configuration with respect to its input, initial state and parameters.
 
     Random directions through all of them at once, with tolerances tight enough (float64) that an
     error in any single element shows; per-element checks of the cells' own gradients are in
-    test_bptt.py.
+    test_bptt.py, of the fused kernels' in test_kernels.py.
     """
     layers, bi, bf, h0, lengths = config
-    model = make(kind, D, H, layers, bi, bf, seed=seed)
+    model = make(kind, D, H, layers, bi, bf, seed=seed, fused=fused)
     x, hx, lens = inputs(kind, layers, bi, bf, h0, lengths, T=T, B=B, D=D, H=H, seed=seed + 1)
     xt = mg.Tensor(x, requires_grad=True)
     hxt = as_tensors(hx, requires_grad=True)
@@ -234,9 +245,10 @@ def test_gradcheck_every_configuration(kind, config):
 
 @settings(max_examples=12, deadline=None)
 @given(kind=st.sampled_from(list(KINDS)), config=st.sampled_from(CONFIGS), T=st.integers(1, 4),
-       B=st.integers(1, 3), D=st.integers(1, 3), H=st.integers(1, 3), seed=st.integers(0, 2**16))
-def test_gradcheck_at_drawn_sizes(kind, config, T, B, D, H, seed):
-    gradcheck_layer(kind, config, T, B, D, H, seed=seed, directions=4)
+       B=st.integers(1, 3), D=st.integers(1, 3), H=st.integers(1, 3), seed=st.integers(0, 2**16),
+       fused=st.sampled_from(MODES))
+def test_gradcheck_at_drawn_sizes(kind, config, T, B, D, H, seed, fused):
+    gradcheck_layer(kind, config, T, B, D, H, seed=seed, directions=4, fused=fused)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,9 +310,10 @@ def test_errors_name_expected_and_actual_shapes():
 STEP_SCOPE = re.compile(r"^layer(\d+)/(fwd|bwd)/t=(\d+)$")
 
 
+@pytest.mark.parametrize("fused", ["cell", False], ids=mode_id)
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
-def test_every_step_node_carries_its_layer_direction_and_step(kind):
-    model = make(kind, 2, 3, layers=2, bi=True)
+def test_every_step_node_carries_its_layer_direction_and_step(kind, fused):
+    model = make(kind, 2, 3, layers=2, bi=True, fused=fused)
     out, _ = model(mg.Tensor(np.ones((4, 1, 2))))
     seen = set()
     for node in mg.toposort(out):
@@ -315,10 +328,19 @@ def test_every_step_node_carries_its_layer_direction_and_step(kind):
     assert expected <= seen
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
+def test_fused_layer_node_carries_its_layer_and_direction(kind):
+    model = make(kind, 2, 3, layers=2, bi=True)
+    out, _ = model(mg.Tensor(np.ones((4, 1, 2))))
+    kernels = [node for node in mg.toposort(out) if node.op.endswith("_sequence")]
+    assert [node.scope for node in kernels] == [f"layer{layer}/{d}" for layer in range(2) for d in ("fwd", "bwd")]
+
+
+@pytest.mark.parametrize("fused", MODES, ids=mode_id)
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_step_states_are_returned_and_keep_their_gradients(kind):
+def test_step_states_are_returned_and_keep_their_gradients(kind, fused):
     T, B, H = 4, 2, 3
-    model = make(kind, 2, H, layers=2, bi=True)
+    model = make(kind, 2, H, layers=2, bi=True, fused=fused)
     x = mg.Tensor(np.random.default_rng(0).standard_normal((T, B, 2)))
     out, state, steps = model(x, return_states=True)
     w = np.random.default_rng(1).standard_normal(out.shape)

@@ -1,6 +1,7 @@
 """The recurrent zoo: cells, sequence layers, models, tasks, training loop and the `minigrad` command."""
 from .bptt import GradientShares, TBPTTResult, detach_state, gradient_shares, truncated_bptt
 from .cells import GRUCell, LSTMCell, RNNCell
+from .kernels import fusion, unfused
 from .layers import GRU, LSTM, RNN, StepStates
 from .unroll import Unrolled, masked_cross_entropy, masked_mean, sequence_mask, unroll
 
@@ -8,4 +9,5 @@ __all__ = [
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "StepStates",
     "unroll", "Unrolled", "sequence_mask", "masked_mean", "masked_cross_entropy",
     "gradient_shares", "GradientShares", "truncated_bptt", "TBPTTResult", "detach_state",
+    "fusion", "unfused",
 ]

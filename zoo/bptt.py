@@ -57,6 +57,10 @@ def gradient_shares(loss: mg.Tensor, params) -> GradientShares:
     (named by position). The backward pass runs as usual (``.grad`` accumulates) with the graph kept;
     pass a loss whose graph has not been through backward yet. T is one more than the largest
     step found among the parameters' consumers.
+
+    Works in every fusion mode: a per-op or per-step graph is split by the nodes' ``t=<t>``
+    scopes; a fused sequence node (one per layer and direction) splits its own contribution by
+    step (its ``step_grads``), onto the input step each term belongs to.
     """
     if isinstance(params, Module):
         named = list(params.named_parameters())
@@ -65,20 +69,43 @@ def gradient_shares(loss: mg.Tensor, params) -> GradientShares:
     else:
         named = [(str(i), p) for i, p in enumerate(params)]
     uses = edge_gradients(loss, [p for _, p in named])
-    steps_found = [step_of_scope(node.scope) for per in uses for node, _ in per]
-    T = 1 + max((t for t in steps_found if t is not None), default=-1)
+    split = {}  # id(node) -> per input, its gradient split by step, for nodes that span many steps
+    T = 0
+    for per in uses:
+        for node, _ in per:
+            fn = node._ctx
+            if hasattr(fn, "step_grads"):
+                if id(node) not in split:
+                    split[id(node)] = fn.step_grads(node.grad.data)
+                T = max(T, fn.T)
+            elif step_of_scope(node.scope) is not None:
+                T = max(T, step_of_scope(node.scope) + 1)
     shares = GradientShares()
     for (name, p), per in zip(named, uses):
         steps = np.zeros((T,) + p.shape, dtype=p.dtype)
         other = np.zeros(p.shape, dtype=p.dtype)
         for node, g in per:
+            by_step = _steps_of(split.get(id(node)), node, p)
             t = step_of_scope(node.scope)
-            if t is None:
+            if by_step is not None:
+                steps[:len(by_step)] += by_step
+            elif t is None:
                 other += g
             else:
                 steps[t] += g
         shares.steps[name], shares.other[name] = steps, other
     return shares
+
+
+def _steps_of(per_input, node, p):
+    """What a node spanning many steps sent to ``p``, by step (T, *p.shape); None if it has no
+    such split for ``p`` (e.g. the input sequence, which is not shared across steps)."""
+    if per_input is None:
+        return None
+    rows = [per_input[i] for i, q in enumerate(node.parents) if q is p]
+    if any(r is None for r in rows):
+        return None
+    return sum(rows[1:], rows[0])
 
 
 # truncated BPTT -----------------------------------------------------------------------------------

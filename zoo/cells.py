@@ -3,10 +3,12 @@
 A cell only knows one step. ``zoo.unroll`` runs any cell over a sequence, and the sequence
 layers (``zoo.layers``) stack cells and the loop; none of them repeats the equations.
 
-Each cell's docstring lists its equations in column-vector form (``W @ x``); ``step`` has one code
-line per equation, named as in the equation, and ``tests/test_cells.py`` executes the docstring's
-lines in numpy against the cell. ``step`` is also the seam for a fused kernel: replacing it by one
-graph node per step changes nothing else.
+Each cell's docstring lists its equations in column-vector form (``W @ x``); ``composed_step`` has
+one code line per equation, named as in the equation, built from minigrad ops (about 15 graph
+nodes per step), and ``tests/test_cells.py`` executes the docstring's lines in numpy against the
+cell. ``step`` runs the same step as one fused node (``zoo.kernels``, proven equal to
+``composed_step`` by ``tests/test_kernels.py``) unless the cell was made with ``fused=False`` or
+runs inside ``zoo.unfused()``; ``fused_sequence`` runs a whole sequence as one node.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad.nn import Module, Parameter, init
+
+from . import kernels
 
 __all__ = ["CellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -33,7 +37,11 @@ class CellBase(Module):
     all drawn from U(-1/sqrt(H), 1/sqrt(H)). ``recurrent_init="orthogonal"`` makes each gate's
     H x H block of ``weight_hh`` a random orthogonal matrix instead (it keeps the recurrence from
     shrinking or blowing up gradients early in training). Subclasses set ``gates`` and define
-    ``step(x, state) -> state``, which does no checking; ``forward`` checks, then steps.
+    ``composed_step`` (the equations in minigrad ops), ``fused_step`` and ``fused_sequence`` (the
+    kernels); ``step`` picks one and does no checking; ``forward`` checks, then steps.
+
+    ``fused`` (default True): ``step`` records one node per step; ``False`` records every op of the
+    equations (the graph viz draws in detail), as does any cell inside ``zoo.unfused()``.
     """
 
     gates = 1
@@ -41,8 +49,10 @@ class CellBase(Module):
     step_options: tuple = ()
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
-                 recurrent_init: str = "uniform", dtype=None, generator=None):
+                 recurrent_init: str = "uniform", dtype=None, generator=None, fused=True):
         super().__init__()
+        self.fused = fused
+        self._level = kernels.fusion_level(fused)
         _check_size("input_size", input_size)
         _check_size("hidden_size", hidden_size)
         if recurrent_init not in RECURRENT_INITS:
@@ -72,8 +82,33 @@ class CellBase(Module):
 
     # the step ---------------------------------------------------------------------------------
     def step(self, x: mg.Tensor, state):
-        """One time step on checked inputs: ``x`` (B, D) and ``state`` -> the new state."""
+        """One time step on checked inputs: ``x`` (B, D) and ``state`` -> the new state.
+
+        One fused node (``fused_step``), or the equations op by op (``composed_step``) when the
+        cell has ``fused=False`` or runs inside ``zoo.unfused()``.
+        """
+        if kernels.current_level(self._level, kernels.CELL) == kernels.OPS:
+            return self.composed_step(x, state)
+        return self.fused_step(x, state)
+
+    def composed_step(self, x: mg.Tensor, state):
+        """The step as the docstring's equations, one minigrad op at a time."""
         raise NotImplementedError
+
+    def fused_step(self, x: mg.Tensor, state):
+        """The step as one graph node with a hand-derived backward (``zoo.kernels``)."""
+        raise NotImplementedError
+
+    def fused_sequence(self, xs: mg.Tensor, state, *, mask=None, reverse: bool = False) -> tuple:
+        """The cell over a whole sequence ``xs`` (T, B, D) as one node: ``(outputs (T, B, H), state)``.
+
+        ``mask`` (T, B) bool marks real steps (elsewhere the state is kept and the output is
+        zero); ``reverse`` runs from the last step to the first. What ``unroll`` computes.
+        """
+        raise NotImplementedError
+
+    def _weights(self) -> tuple:
+        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
 
     def output(self, state) -> mg.Tensor:
         """The part of the state a layer emits at each step: ``h``."""
@@ -118,7 +153,7 @@ class CellBase(Module):
         return F.linear(h, self.weight_hh, self.bias_hh)
 
     @classmethod
-    def bind(cls, weight_ih, weight_hh, bias_ih=None, bias_hh=None, **options) -> "CellBase":
+    def bind(cls, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, fused=True, **options) -> "CellBase":
         """A cell that steps with these existing parameters (shared, not copied).
 
         The sequence layers own their parameters under PyTorch's names (``weight_ih_l0``, ...) and
@@ -128,6 +163,7 @@ class CellBase(Module):
         gh, d = weight_ih.shape
         cell.input_size, cell.hidden_size, cell.bias = d, gh // cls.gates, bias_ih is not None
         cell.recurrent_init = "uniform"
+        cell.fused, cell._level = fused, kernels.fusion_level(fused)
         cell._configure(**options)
         cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh = weight_ih, weight_hh, bias_ih, bias_hh
         return cell
@@ -139,6 +175,8 @@ class CellBase(Module):
         extra = "" if self.bias else ", bias=False"
         if self.recurrent_init != "uniform":
             extra += f", recurrent_init={self.recurrent_init!r}"
+        if self.fused is not True:
+            extra += f", fused={self.fused!r}"
         return f"{self.input_size}, {self.hidden_size}{extra}"
 
 
@@ -154,10 +192,10 @@ class RNNCell(CellBase):
     step_options = ("nonlinearity",)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", *,
-                 recurrent_init: str = "uniform", dtype=None, generator=None):
+                 recurrent_init: str = "uniform", dtype=None, generator=None, fused=True):
         self._configure(nonlinearity)
         super().__init__(input_size, hidden_size, bias, recurrent_init=recurrent_init, dtype=dtype,
-                         generator=generator)
+                         generator=generator, fused=fused)
 
     def _configure(self, nonlinearity: str = "tanh") -> None:
         if nonlinearity not in ("tanh", "relu"):
@@ -168,9 +206,16 @@ class RNNCell(CellBase):
         """The nonlinearity, tanh or relu."""
         return a.tanh() if self.nonlinearity == "tanh" else a.relu()
 
-    def step(self, x, h):
+    def composed_step(self, x, h):
         h = self.act(self._ih(x) + self._hh(h))
         return h
+
+    def fused_step(self, x, h):
+        return kernels.rnn_cell(x, h, *self._weights(), self.nonlinearity)
+
+    def fused_sequence(self, xs, h, *, mask=None, reverse=False):
+        out, h_n = kernels.rnn_sequence(xs, h, *self._weights(), self.nonlinearity, reverse=reverse, mask=mask)
+        return out, h_n
 
     def extra_repr(self) -> str:
         extra = "" if self.nonlinearity == "tanh" else ", nonlinearity='relu'"
@@ -197,12 +242,12 @@ class LSTMCell(CellBase):
     gates = 4
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, forget_bias: float | None = None,
-                 recurrent_init: str = "uniform", dtype=None, generator=None):
+                 recurrent_init: str = "uniform", dtype=None, generator=None, fused=True):
         self._configure(forget_bias)
         if forget_bias is not None and not bias:
             raise ValueError("LSTMCell: forget_bias needs bias=True")
         super().__init__(input_size, hidden_size, bias, recurrent_init=recurrent_init, dtype=dtype,
-                         generator=generator)
+                         generator=generator, fused=fused)
 
     def _configure(self, forget_bias: float | None = None) -> None:
         self.forget_bias = forget_bias
@@ -225,7 +270,7 @@ class LSTMCell(CellBase):
             raise ValueError(f"LSTMCell: the state must be a pair (h, c), got {type(state).__name__}")
         return tuple(super(LSTMCell, self)._check_state(s, batch) for s in state)
 
-    def step(self, x, state):
+    def composed_step(self, x, state):
         h, c = state
         H = self.hidden_size
         a = self._ih(x) + self._hh(h)  # (B, 4H): the pre-activations of i, f, g, o side by side
@@ -236,6 +281,15 @@ class LSTMCell(CellBase):
         c = f * c + i * g
         h = o * c.tanh()
         return h, c
+
+    def fused_step(self, x, state):
+        h, c = state
+        return kernels.lstm_cell(x, h, c, *self._weights())
+
+    def fused_sequence(self, xs, state, *, mask=None, reverse=False):
+        h, c = state
+        out, h_n, c_n = kernels.lstm_sequence(xs, h, c, *self._weights(), reverse=reverse, mask=mask)
+        return out, (h_n, c_n)
 
     def extra_repr(self) -> str:
         extra = "" if self.forget_bias is None else f", forget_bias={self.forget_bias}"
@@ -257,7 +311,7 @@ class GRUCell(CellBase):
 
     gates = 3
 
-    def step(self, x, h):
+    def composed_step(self, x, h):
         H = self.hidden_size
         ai = self._ih(x)  # (B, 3H): W_ir x + b_ir, W_iz x + b_iz, W_in x + b_in
         ah = self._hh(h)  # (B, 3H): the same with W_h*, b_h* and h
@@ -266,6 +320,13 @@ class GRUCell(CellBase):
         n = (ai[..., 2 * H:3 * H] + r * ah[..., 2 * H:3 * H]).tanh()
         h = (1 - z) * n + z * h
         return h
+
+    def fused_step(self, x, h):
+        return kernels.gru_cell(x, h, *self._weights())
+
+    def fused_sequence(self, xs, h, *, mask=None, reverse=False):
+        out, h_n = kernels.gru_sequence(xs, h, *self._weights(), reverse=reverse, mask=mask)
+        return out, h_n
 
 
 # helpers ----------------------------------------------------------------------------------------

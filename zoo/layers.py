@@ -8,8 +8,16 @@ Shapes (T: time, B: batch, D: input size, H: hidden size, L: layers, K: 2 if bid
     h_n, c_n like h0
 
 Parameters carry PyTorch's names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...), so state dicts
-move both ways with ``torch.nn.RNN/LSTM/GRU``. Every step's nodes are tagged with the scope
-``layer{l}/{fwd|bwd}/t={t}``.
+move both ways with ``torch.nn.RNN/LSTM/GRU``.
+
+How much of the graph is fused (``fused=`` on the layer, capped by ``zoo.fusion``/``zoo.unfused``):
+
+* ``True`` (default): each layer and direction is one node (``zoo.kernels``' sequence kernels),
+  tagged ``layer{l}/{fwd|bwd}``; with ``return_states=True`` it falls back to one node per step;
+* ``"cell"``: one fused node per step, tagged ``layer{l}/{fwd|bwd}/t={t}``;
+* ``False``: every op of every step, tagged ``layer{l}/{fwd|bwd}/t={t}`` (what viz draws in detail).
+
+All three compute the same numbers (to round-off) and the same gradients.
 """
 from __future__ import annotations
 
@@ -21,6 +29,7 @@ import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad.nn import Module
 
+from . import kernels
 from .cells import GRUCell, LSTMCell, RNNCell
 from .unroll import _lengths_array, _mask_array, sequence_mask, unroll
 
@@ -55,8 +64,10 @@ class RNNBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, *,
-                 dtype=None, generator=None, **cell_options):
+                 dtype=None, generator=None, fused=True, **cell_options):
         super().__init__()
+        self.fused = fused
+        self._level = kernels.fusion_level(fused)
         if not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
             raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
         if not 0.0 <= dropout < 1.0:
@@ -89,7 +100,7 @@ class RNNBase(Module):
         p = [getattr(self, self._param_name(n, layer, direction), None)
              for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         options = {k: v for k, v in self.cell_options.items() if k in self.cell_class.step_options}
-        return self.cell_class.bind(*p, **options)
+        return self.cell_class.bind(*p, fused=self.fused, **options)
 
     def forward(self, input, hx=None, *, lengths=None, mask=None, return_states: bool = False):
         """Run the whole stack over a sequence.
@@ -98,7 +109,8 @@ class RNNBase(Module):
         ``lengths`` (B,) or ``mask`` (T, B) (or (B, T) with batch_first): real steps of a padded
         batch; padded steps leave the state unchanged, their outputs are zero, and ``h_n`` is each
         sequence's state at its last real step. Returns ``(output, h_n)`` (LSTM:
-        ``(output, (h_n, c_n))``), plus ``StepStates`` as a third item with ``return_states``.
+        ``(output, (h_n, c_n))``), plus ``StepStates`` as a third item with ``return_states``
+        (which needs one node per step, so it runs the per-step path).
         """
         x = input if isinstance(input, mg.Tensor) else mg.Tensor(np.asarray(input))
         self._check_input(x)
@@ -111,7 +123,47 @@ class RNNBase(Module):
             raise ValueError(f"{type(self).__name__}: the input has no time steps (shape {input.shape})")
         step_mask = self._step_mask(lengths, mask, T, B, unbatched)
         states0 = self._initial_states(hx, B, unbatched, x.dtype)
+        if kernels.current_level(self._level, kernels.CELL if return_states else kernels.SEQUENCE) == kernels.SEQUENCE:
+            output, finals = self._forward_sequence(x, time_axis, states0, step_mask)
+            kept = None
+        else:
+            output, finals, kept = self._forward_steps(x, time_axis, states0, step_mask, return_states)
+        is_lstm = isinstance(finals[0], tuple)
+        if is_lstm:
+            h_n = (mg.stack([s[0] for s in finals]), mg.stack([s[1] for s in finals]))
+        else:
+            h_n = mg.stack(finals)
+        if unbatched:
+            output = output.reshape(T, -1)
+            h_n = tuple(s.reshape(s.shape[0], -1) for s in h_n) if is_lstm else h_n.reshape(h_n.shape[0], -1)
+        if not return_states:
+            return output, h_n
+        return output, h_n, self._step_states(kept, is_lstm)
 
+    def _forward_sequence(self, x, time_axis: int, states0: list, mask) -> tuple:
+        """The stack with one node per layer and direction; returns (output, final states)."""
+        if mask is not None and mask.all():
+            mask = None
+        xs = x.transpose(0, 1) if time_axis else x  # (T, B, D): the kernels run time-major
+        finals = []
+        for layer in range(self.num_layers):
+            with mg.scope(f"layer{layer}"):
+                if layer > 0 and self.dropout and self.training:
+                    with mg.scope("dropout"):  # draws the same masks as the per-step path
+                        xs = F.dropout(xs, self.dropout, training=True)
+                outs = []
+                for k in range(self.directions):
+                    with mg.scope(DIRECTIONS[k]):
+                        out, state = self.cell(layer, k).fused_sequence(
+                            xs, states0[layer * self.directions + k], mask=mask, reverse=k == 1)
+                    outs.append(out)
+                    finals.append(state)
+                xs = outs[0] if len(outs) == 1 else mg.cat(outs, axis=-1)
+        return (xs.transpose(0, 1) if time_axis else xs), finals
+
+    def _forward_steps(self, x, time_axis: int, states0: list, step_mask, return_states: bool) -> tuple:
+        """The stack unrolled step by step; returns (output, final states, per-step states or None)."""
+        T = x.shape[time_axis]
         xs = [x[:, t] if time_axis else x[t] for t in range(T)]
         finals, kept = [], []
         for layer in range(self.num_layers):
@@ -131,21 +183,10 @@ class RNNBase(Module):
                     xs = runs[0].outputs
                 else:
                     xs = [_cat_step(t, a, b) for t, (a, b) in enumerate(zip(runs[0].outputs, runs[1].outputs))]
-        output = mg.stack(xs, axis=time_axis)
-        is_lstm = isinstance(finals[0], tuple)
-        if is_lstm:
-            h_n = (mg.stack([s[0] for s in finals]), mg.stack([s[1] for s in finals]))
-        else:
-            h_n = mg.stack(finals)
-        if unbatched:
-            output = output.reshape(T, -1)
-            h_n = tuple(s.reshape(s.shape[0], -1) for s in h_n) if is_lstm else h_n.reshape(h_n.shape[0], -1)
-        if not return_states:
-            return output, h_n
-        return output, h_n, self._step_states(kept, is_lstm)
+        return mg.stack(xs, axis=time_axis), finals, kept
 
     def _run_direction(self, cell, xs, state, mask, reverse: bool, keep_states: bool):
-        """One layer in one direction over the whole sequence: the seam for a fused sequence op."""
+        """One layer in one direction over the whole sequence, one step (or op) per node."""
         return unroll(cell, xs, state, mask=mask, reverse=reverse, keep_states=keep_states)
 
     def _step_states(self, kept: list, is_lstm: bool) -> StepStates:
@@ -220,7 +261,8 @@ class RNNBase(Module):
         for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0), ("bidirectional", False)):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
-        return s + "".join(f", {k}={v!r}" for k, v in self.cell_options.items() if (k, v) != ("nonlinearity", "tanh"))
+        s += "".join(f", {k}={v!r}" for k, v in self.cell_options.items() if (k, v) != ("nonlinearity", "tanh"))
+        return s if self.fused is True else s + f", fused={self.fused!r}"
 
 
 class RNN(RNNBase):

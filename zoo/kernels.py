@@ -1,0 +1,723 @@
+"""Fused recurrent kernels: a cell step, or a whole layer over a sequence, as one graph node.
+
+Two kinds of ``minigrad.Function``, each with a hand-derived backward and each proven equal to the
+composed cell it replaces (``tests/test_kernels.py``):
+
+* **step kernels** (``rnn_cell``, ``lstm_cell``, ``gru_cell``): one node per time step instead of
+  ~15 (the LSTM: two, see below). They save only what backward needs (the gate activations).
+  What decoders and ``return_states`` use: every step is still its own node, a separate consumer
+  of the weights, so ``zoo.gradient_shares`` and per-step ``.grad`` keep working.
+* **sequence kernels** (``rnn_sequence``, ``lstm_sequence``, ``gru_sequence``): one node per layer
+  and direction. The input projection of all T steps is one matrix product ``(T*B, D) @ W_ih^T``,
+  only ``h @ W_hh^T`` and the gates run per step, into preallocated buffers; backward runs the
+  recurrence of the deltas per step and forms each weight gradient as one product over all steps
+  (``dA^T @ H_prev``) - the trick cuDNN uses. Reverse direction, masks (padded steps keep the
+  state, output zero) and initial states are handled inside.
+
+The engine's Functions have one output, so a kernel packs its results and the wrapper slices them;
+the slices' gradients meet again in the kernel's backward. A sequence kernel returns
+``(T + k, B, H)``: the T outputs, then h_n (and c_n); the outputs are a prefix, so slicing them
+is a view. The LSTM step returns ``[o | c']`` and ``h' = o * tanh(c')`` is a second node reading
+the c' slice: packing ``[h' | c']`` instead would hide that h' depends on c', and a user reading
+``c_t.grad`` (``return_states``) would get only the part that flows through step t+1.
+
+Inside, the LSTM's gates are reordered to (o, i, f, g) and every sigmoid gate's rows are halved
+once per call, so each step takes a single ``tanh`` over all gates
+(sigmoid(a) = (1 + tanh(a/2)) / 2; halving is exact in binary floating point); the deltas are
+taken with respect to those internal pre-activations, and the weight gradients are scaled and
+reordered back at the end.
+
+``fusion`` / ``unfused`` cap how far the zoo fuses (see ``fusion``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import Function, ShapeError
+
+__all__ = [
+    "fusion", "unfused", "fusion_level", "OPS", "CELL", "SEQUENCE",
+    "RNNCellStep", "LSTMCellStep", "LSTMHidden", "GRUCellStep", "RNNSequence", "LSTMSequence", "GRUSequence",
+    "rnn_cell", "lstm_cell", "gru_cell", "rnn_sequence", "lstm_sequence", "gru_sequence",
+]
+
+# ---------------------------------------------------------------------------------------------
+# the switch
+
+OPS, CELL, SEQUENCE = 0, 1, 2  # per-op graph < one node per step < one node per layer and direction
+_LEVELS = {False: OPS, "cell": CELL, True: SEQUENCE}
+_CAP = SEQUENCE  # changed only by ``fusion``
+
+
+def fusion_level(fused) -> int:
+    """The level a ``fused`` argument names: False -> OPS, "cell" -> CELL, True -> SEQUENCE."""
+    for key, level in _LEVELS.items():
+        if fused is key or (isinstance(key, str) and fused == key):
+            return level
+    raise ValueError(f"fused must be True, False or 'cell', got {fused!r}")
+
+
+def current_level(level: int, cap: int = SEQUENCE) -> int:
+    """``level`` lowered to the cap set by the innermost ``fusion`` block and to ``cap``."""
+    return min(level, _CAP, cap)
+
+
+class fusion:
+    """Cap how far zoo cells and layers fuse, inside a ``with`` block (or a decorated function).
+
+    ``fusion(False)`` (also ``unfused()``): every cell step is recorded op by op, the graph viz
+    draws in detail. ``fusion("cell")``: at most one node per step. ``fusion(True)``: the default,
+    a layer runs as one node per layer and direction when nothing needs per-step nodes.
+    A block overrides the blocks around it; a model's own ``fused=False`` is never raised.
+    """
+
+    def __init__(self, mode=True):
+        self.level = fusion_level(mode)
+        self._saved = []
+
+    def __enter__(self):
+        global _CAP
+        self._saved.append(_CAP)
+        _CAP = self.level
+        return self
+
+    def __exit__(self, *exc):
+        global _CAP
+        _CAP = self._saved.pop()
+
+    def __call__(self, func):
+        def wrapper(*args, **kwargs):
+            with self:
+                return func(*args, **kwargs)
+        wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
+        return wrapper
+
+
+def unfused() -> fusion:
+    """``fusion(False)``: inside, zoo cells and layers record the fully unrolled per-op graph."""
+    return fusion(False)
+
+
+# ---------------------------------------------------------------------------------------------
+# shared pieces
+
+def _sigmoid_(a: np.ndarray) -> np.ndarray:
+    """sigmoid in place as (1 + tanh(a/2)) / 2: one transcendental, and it never overflows."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
+
+
+def _check(op: str, gates: int, x, states, w_ih, w_hh, biases, x_rank: int) -> None:
+    """Raise ShapeError naming ``op`` and every shape unless they fit together."""
+    ok = (x.ndim == x_rank and w_ih.ndim == 2 and w_hh.ndim == 2 and w_hh.shape[0] == gates * w_hh.shape[1]
+          and w_ih.shape == (w_hh.shape[0], x.shape[-1])
+          and all(s.shape == x.shape[-2:-1] + (w_hh.shape[1],) for s in states)
+          and all(b.shape == (w_hh.shape[0],) for b in biases))
+    if not ok:
+        shapes = ", ".join(str(a.shape) for a in (x, *states, w_ih, w_hh, *biases))
+        lead = "(B, D)" if x_rank == 2 else "(T, B, D)"
+        raise ShapeError(f"{op}: got shapes {shapes}; expected x {lead}, state(s) (B, H), "
+                         f"weight_ih ({gates}H, D), weight_hh ({gates}H, H), biases ({gates}H,)")
+
+
+def _affine_grads(need, x, h, w_ih, w_hh, da_i, da_h) -> list:
+    """Gradients of ``a_i = x W_ih^T + b_ih`` and ``a_h = h W_hh^T + b_hh`` given dL/da_i, dL/da_h:
+    [dx, dh, dW_ih, dW_hh] plus [db_ih, db_hh] when ``need`` covers biases."""
+    grads = [np.dot(da_i, w_ih) if need[0] else None, np.dot(da_h, w_hh) if need[1] else None,
+             np.dot(da_i.T, x) if need[2] else None, np.dot(da_h.T, h) if need[3] else None]
+    if len(need) > 4:
+        grads += [da_i.sum(axis=0) if need[4] else None, da_h.sum(axis=0) if need[5] else None]
+    return grads
+
+
+def _is_tanh(op: str, nonlinearity: str) -> bool:
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return nonlinearity == "tanh"
+
+
+def _preactivation(x, h, w_ih, w_hh, biases) -> np.ndarray:
+    a = np.dot(x, w_ih.T)
+    a += np.dot(h, w_hh.T)
+    for b in biases:
+        a += b
+    return a
+
+
+# ---------------------------------------------------------------------------------------------
+# step kernels: one node per time step
+
+class RNNCellStep(Function):
+    """``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``, act = tanh or relu, as one node.
+
+    Inputs ``(x, h, weight_ih, weight_hh[, bias_ih, bias_hh])``; backward: da = dh' * act'(a),
+    with tanh' = 1 - h'^2 and relu' = [h' > 0] read off the saved output.
+    """
+
+    op = "rnn_cell"
+
+    def forward(self, x, h, w_ih, w_hh, *biases, nonlinearity):
+        _check(self.op, 1, x, (h,), w_ih, w_hh, biases, 2)
+        self.tanh = _is_tanh(self.op, nonlinearity)
+        a = _preactivation(x, h, w_ih, w_hh, biases)
+        out = np.tanh(a, out=a) if self.tanh else np.maximum(a, 0, out=a)
+        self.x, self.h, self.w_ih, self.w_hh, self.out = x, h, w_ih, w_hh, out
+        return out
+
+    def backward(self, g):
+        out = self.out
+        da = g * (1 - out * out) if self.tanh else g * (out > 0)
+        return tuple(_affine_grads(self.needs_input_grad, self.x, self.h, self.w_ih, self.w_hh, da, da))
+
+
+class LSTMCellStep(Function):
+    """One LSTM step's gates and cell state as one node; returns ``[o | c']`` (B, 2H).
+
+    Inputs ``(x, h, c, weight_ih, weight_hh[, bias_ih, bias_hh])``, gates i, f, g, o. ``h' = o *
+    tanh(c')`` is a second node (``LSTMHidden``) that reads the c' slice, so c' lies upstream of h'
+    as in the composed cell and ``c'.grad`` is the total dL/dc'. Backward, with do, dc' the two
+    halves of the incoming gradient::
+
+        da_i = dc' * g * i(1-i)   da_f = dc' * c * f(1-f)   da_g = dc' * i * (1-g^2)
+        da_o = do * o(1-o)                                   dL/dc = dc' * f
+    """
+
+    op = "lstm_cell"
+
+    def forward(self, x, h, c, w_ih, w_hh, *biases):
+        _check(self.op, 4, x, (h, c), w_ih, w_hh, biases, 2)
+        H = h.shape[1]
+        a = _preactivation(x, h, w_ih, w_hh, biases)  # (B, 4H), becomes the gate activations
+        _sigmoid_(a[:, :2 * H])
+        np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
+        _sigmoid_(a[:, 3 * H:])
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        out = np.empty((h.shape[0], 2 * H), dtype=a.dtype)
+        out[:, :H] = o
+        c2 = out[:, H:]
+        np.multiply(f, c, out=c2)
+        c2 += i * g
+        self.x, self.h, self.c, self.w_ih, self.w_hh, self.gates = x, h, c, w_ih, w_hh, a
+        return out
+
+    def backward(self, grad):
+        H = self.h.shape[1]
+        a = self.gates
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        do, dc = grad[:, :H], grad[:, H:]
+        da = np.empty_like(a)
+        np.multiply(dc * g, i * (1 - i), out=da[:, :H])
+        np.multiply(dc * self.c, f * (1 - f), out=da[:, H:2 * H])
+        np.multiply(dc * i, 1 - g * g, out=da[:, 2 * H:3 * H])
+        np.multiply(do, o * (1 - o), out=da[:, 3 * H:])
+        need = self.needs_input_grad
+        dx, dh_prev, *rest = _affine_grads(need[:2] + need[3:], self.x, self.h, self.w_ih, self.w_hh, da, da)
+        return (dx, dh_prev, dc * f if need[2] else None, *rest)
+
+
+class LSTMHidden(Function):
+    """``h' = o * tanh(c')``, the LSTM step's last equation, as one node."""
+
+    op = "lstm_hidden"
+
+    def forward(self, o, c):
+        self.o, self.tc = o, np.tanh(c)
+        return o * self.tc
+
+    def backward(self, g):
+        tc = self.tc
+        need = self.needs_input_grad
+        return (g * tc if need[0] else None), (g * self.o * (1 - tc * tc) if need[1] else None)
+
+
+class GRUCellStep(Function):
+    """One GRU step (PyTorch's variant) as one node.
+
+    Inputs ``(x, h, weight_ih, weight_hh[, bias_ih, bias_hh])``, gates r, z, n. With
+    ah_n = W_hn h + b_hn, backward::
+
+        da_n = dh' * (1-z) * (1-n^2)     da_z = dh' * (h - n) * z(1-z)
+        da_r = da_n * ah_n * r(1-r)      dL/dh = dh' * z + [da_r, da_z, da_n * r] @ W_hh
+    """
+
+    op = "gru_cell"
+
+    def forward(self, x, h, w_ih, w_hh, *biases):
+        _check(self.op, 3, x, (h,), w_ih, w_hh, biases, 2)
+        H = h.shape[1]
+        ai, ah = np.dot(x, w_ih.T), np.dot(h, w_hh.T)
+        if biases:
+            ai += biases[0]
+            ah += biases[1]
+        rz = ai[:, :2 * H]  # becomes r, z; ai[:, 2H:] becomes n
+        rz += ah[:, :2 * H]
+        _sigmoid_(rz)
+        r, z, n = ai[:, :H], ai[:, H:2 * H], ai[:, 2 * H:]
+        ahn = ah[:, 2 * H:]
+        n += r * ahn
+        np.tanh(n, out=n)
+        out = h - n
+        out *= z
+        out += n  # h' = (1 - z) * n + z * h
+        self.x, self.h, self.w_ih, self.w_hh, self.act, self.ahn = x, h, w_ih, w_hh, ai, ahn
+        return out
+
+    def backward(self, g):
+        H = self.h.shape[1]
+        a = self.act
+        r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+        da_i = np.empty_like(a)
+        dan = da_i[:, 2 * H:]
+        np.multiply(g * (1 - z), 1 - n * n, out=dan)
+        np.multiply(g * (self.h - n), z * (1 - z), out=da_i[:, H:2 * H])
+        np.multiply(dan * self.ahn, r * (1 - r), out=da_i[:, :H])
+        da_h = da_i.copy()
+        da_h[:, 2 * H:] *= r
+        need = self.needs_input_grad
+        grads = _affine_grads(need, self.x, self.h, self.w_ih, self.w_hh, da_i, da_h)
+        if need[1]:
+            grads[1] += g * z
+        return tuple(grads)
+
+
+# ---------------------------------------------------------------------------------------------
+# sequence kernels: one node per layer and direction
+
+_ALL, _SOME, _NONE = 0, 1, 2  # how many of the batch's sequences are real at a step
+
+
+class _Sequence(Function):
+    """What the sequence kernels share: checks, the step plan (direction and mask), the internal
+    weight layout and its undoing, and the weight gradients as products over all steps.
+
+    Buffers are in time order. The state buffer ``S`` (T+1, B, H) holds the initial state and the
+    state after each step: running forward, step t reads ``S[t]`` and writes ``S[t+1]``; in
+    reverse it reads ``S[t+1]`` and writes ``S[t]``. So the outputs and the states entering the
+    steps are both contiguous slices, time-aligned with the input.
+    """
+
+    gates = 1
+    states = 1    # h, or h and c
+    blocks = None  # the internal gate order as PyTorch's block indices (None: unchanged)
+    halves = 0     # the first ``halves`` internal blocks are sigmoid gates, computed from a/2
+
+    def _begin(self, X, states, w_ih, w_hh, biases, reverse: bool, mask) -> None:
+        _check(self.op, self.gates, X, states, w_ih, w_hh, biases, 3)
+        T, B, D = X.shape
+        H = w_hh.shape[1]
+        if T == 0:
+            raise ShapeError(f"{self.op}: the input has no time steps (shape {X.shape})")
+        self.T, self.B, self.H, self.dtype = T, B, H, X.dtype
+        self.rows, self.scale = self._layout(H, X.dtype)
+        self.w_ih, self.w_hh = self._internal(w_ih), self._internal(w_hh)
+        self.X2 = X.reshape(T * B, D)
+        new, prev = (0, 1) if reverse else (1, 0)
+        self.new = slice(new, new + T)  # S[self.new]: the outputs, S[self.prev]: the states entering
+        self.prev = slice(prev, prev + T)
+        self.init, self.final = (T, 0) if reverse else (0, T)
+        if mask is None:
+            kinds = [_ALL] * T
+            self.m = self.pad = None
+        else:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != (T, B):
+                raise ShapeError(f"{self.op}: mask of shape {mask.shape}, expected (T, B) = {(T, B)}")
+            kinds = [_ALL if a else _SOME if s else _NONE for a, s in zip(mask.all(axis=1), mask.any(axis=1))]
+            self.m = mask.astype(X.dtype)[:, :, None]  # (T, B, 1): broadcasts over the hidden units
+            self.pad = ~mask[:, :, None]
+        order = range(T - 1, -1, -1) if reverse else range(T)
+        self.plan = [(t, t + new, t + prev, kinds[t]) for t in order]
+
+    def _layout(self, H: int, dtype):
+        """Rows of PyTorch's gate blocks in internal order, and each internal row's scale (or None)."""
+        rows = None if self.blocks is None else np.concatenate([np.arange(k * H, (k + 1) * H) for k in self.blocks])
+        if not self.halves:
+            return rows, None
+        scale = np.ones(self.gates * H, dtype=dtype)
+        scale[:self.halves * H] = 0.5
+        return rows, scale
+
+    def _internal(self, p: np.ndarray) -> np.ndarray:
+        """A weight or bias in internal order, sigmoid rows halved (a copy unless nothing changes)."""
+        if self.rows is not None:
+            p = p[self.rows]
+        if self.scale is None:
+            return p
+        return p * (self.scale[:, None] if p.ndim == 2 else self.scale)
+
+    def _restore(self, d: np.ndarray, axis: int = 0) -> np.ndarray:
+        """Undo ``_internal`` on a gradient whose gate rows lie along ``axis``: W_int = s * W[rows],
+        so dL/dW[rows] = s * dL/dW_int."""
+        if self.scale is not None:
+            d = d * self.scale.reshape((-1,) + (1,) * (d.ndim - axis - 1))
+        if self.rows is None:
+            return d
+        out = np.empty_like(d)
+        out[(slice(None),) * axis + (self.rows,)] = d
+        return out
+
+    def _project(self, bias) -> np.ndarray:
+        """Input projection of all steps at once: (T, B, G*H) = X W_ih^T (+ bias), internal order."""
+        A = np.dot(self.X2, self.w_ih.T)
+        if bias is not None:
+            A += bias
+        return A.reshape(self.T, self.B, -1)
+
+    def _state_buffer(self, s0: np.ndarray) -> np.ndarray:
+        S = np.empty((self.T + 1, self.B, self.H), dtype=self.dtype)
+        S[self.init] = s0
+        return S
+
+    def _pack(self, *buffers) -> np.ndarray:
+        """(T + k, B, H): the outputs (zero at padded steps), then the final value of each buffer."""
+        T = self.T
+        out = np.empty((T + len(buffers),) + buffers[0].shape[1:], dtype=self.dtype)
+        if self.m is None:
+            out[:T] = buffers[0][self.new]
+        else:
+            np.multiply(buffers[0][self.new], self.m, out=out[:T])
+        for k, buf in enumerate(buffers):
+            out[T + k] = buf[self.final]
+        return out
+
+    def _output_grad(self, g: np.ndarray) -> np.ndarray:
+        """dL/dh_t from the outputs; padded steps' outputs were zeros, so they send nothing."""
+        return g[:self.T] if self.m is None else g[:self.T] * self.m
+
+    def _masked(self, *arrays) -> None:
+        """Zero padded rows in place: a padded step's new state is not used, so nothing flows into it."""
+        if self.m is not None:
+            for a in arrays:
+                a *= self.m if a.ndim == 3 else self.m[..., None]
+
+    def _carry(self, a: np.ndarray, fill) -> np.ndarray:
+        """``a`` on real rows, ``fill`` on padded ones (the factor a carried gradient passes through)."""
+        return a if self.m is None else np.where(self.pad, a.dtype.type(fill), a)
+
+    # backward ------------------------------------------------------------------------------------
+    def backward(self, g):
+        dA_i, dA_h, dstates = self._deltas(g)
+        shared = dA_i is dA_h  # the RNN and LSTM: a_i and a_h enter the gates as one sum
+        T, B = self.T, self.B
+        Ai, Ah = dA_i.reshape(T * B, -1), dA_h.reshape(T * B, -1)
+        need = self.needs_input_grad
+        k = 1 + self.states
+        grads = [np.dot(Ai, self.w_ih).reshape(T, B, -1) if need[0] else None]
+        grads += [d if n else None for d, n in zip(dstates, need[1:k])]
+        grads.append(self._restore(np.dot(Ai.T, self.X2)) if need[k] else None)
+        grads.append(self._restore(np.dot(Ah.T, self._h_prev().reshape(T * B, -1))) if need[k + 1] else None)
+        if len(need) > k + 2:
+            db_i = self._restore(Ai.sum(axis=0)) if need[k + 2] or (shared and need[k + 3]) else None
+            db_h = db_i if shared else self._restore(Ah.sum(axis=0)) if need[k + 3] else None
+            grads += [db_i if need[k + 2] else None, db_h if need[k + 3] else None]
+        return tuple(grads)
+
+    def step_grads(self, g) -> tuple:
+        """Each input's gradient split by time step (what ``backward`` sums over steps), for
+        ``zoo.gradient_shares``: per input an array (T, *input.shape) whose row t is what step t
+        contributed (index t is the input step, in either direction), or None for the input
+        sequence, which is not shared across steps."""
+        dA_i, dA_h, dstates = self._deltas(g)
+        T, B = self.T, self.B
+        Ai, Ah = dA_i.reshape(T, B, -1), dA_h.reshape(T, B, -1)
+        X = self.X2.reshape(T, B, -1)
+        per_step = [None]
+        first = next((t for t, _, _, kind in self.plan if kind != _NONE), None)
+        for d in dstates:  # the initial state is read by the first step that is computed
+            rows = np.zeros((T,) + d.shape, dtype=d.dtype)
+            if first is not None:
+                rows[first] = d
+            per_step.append(rows)
+        per_step.append(self._restore(np.matmul(Ai.transpose(0, 2, 1), X), axis=1))
+        per_step.append(self._restore(np.matmul(Ah.transpose(0, 2, 1), self._h_prev()), axis=1))
+        if len(self.needs_input_grad) > len(per_step):
+            per_step += [self._restore(Ai.sum(axis=1), axis=1), self._restore(Ah.sum(axis=1), axis=1)]
+        return tuple(per_step)
+
+    def _back(self, da: np.ndarray, dh: np.ndarray, keep: np.ndarray, t: int, kind: int) -> None:
+        """dh <- da @ W_hh: dL/dh_{t-1} from step t's deltas (RNN, LSTM). A padded row's state
+        passed through the step unchanged, and so does its gradient."""
+        if kind == _SOME:
+            np.multiply(dh, self.pad[t], out=keep)
+            np.dot(da, self.w_hh, out=dh)
+            dh += keep
+        else:
+            np.dot(da, self.w_hh, out=dh)
+
+    def _h_prev(self) -> np.ndarray:
+        """(T, B, H): the hidden state entering each step, in time order."""
+        return self.S[self.prev]
+
+    def _deltas(self, g) -> tuple:
+        """dL/da_i and dL/da_h (T, B, G*H) in internal order, and the initial states' gradients."""
+        raise NotImplementedError
+
+
+class RNNSequence(_Sequence):
+    """An Elman layer over a whole sequence as one node: ``h_t = act(x_t W_ih^T + h_{t-1} W_hh^T + b)``.
+
+    Inputs ``(X (T, B, D), h0 (B, H), weight_ih, weight_hh[, bias_ih, bias_hh])``; options
+    ``nonlinearity``, ``reverse``, ``mask`` ((T, B) bool or None). Returns (T + 1, B, H): the
+    outputs, then h_n. Backward: da_t = dh_t * act'(a_t), dh_{t-1} = da_t W_hh.
+    """
+
+    op = "rnn_sequence"
+
+    def forward(self, X, h0, w_ih, w_hh, *biases, nonlinearity="tanh", reverse=False, mask=None):
+        self.tanh = _is_tanh(self.op, nonlinearity)
+        self._begin(X, (h0,), w_ih, w_hh, biases, reverse, mask)
+        A = self._project(biases[0] + biases[1] if biases else None)
+        S = self._state_buffer(h0)
+        whT = w_hh.T
+        act = np.tanh if self.tanh else _relu_
+        pad = self.pad
+        for t, new, prev, kind in self.plan:
+            s = S[new]
+            if kind == _NONE:
+                s[...] = S[prev]
+                continue
+            np.dot(S[prev], whT, out=s)
+            s += A[t]
+            act(s, out=s)
+            if kind == _SOME:
+                np.copyto(s, S[prev], where=pad[t])
+        self.S = S
+        return self._pack(S)
+
+    def _deltas(self, g):
+        Y = self.S[self.new]
+        D = 1 - Y * Y if self.tanh else (Y > 0).astype(self.dtype)  # act'(a_t), read off h_t
+        self._masked(D)
+        G = self._output_grad(g)
+        dA = np.empty_like(D)
+        dh = g[self.T].copy()
+        keep = np.empty_like(dh)
+        for t, _, _, kind in reversed(self.plan):
+            if kind == _NONE:
+                dA[t] = 0
+                continue
+            dh += G[t]
+            np.multiply(dh, D[t], out=dA[t])
+            self._back(dA[t], dh, keep, t, kind)
+        return dA, dA, (dh,)
+
+
+def _relu_(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    return np.maximum(a, 0, out=out)
+
+
+class LSTMSequence(_Sequence):
+    """An LSTM layer over a whole sequence as one node (equations as ``LSTMCellStep``).
+
+    Inputs ``(X, h0, c0, weight_ih, weight_hh[, bias_ih, bias_hh])``; options ``reverse``,
+    ``mask``. Returns (T + 2, B, H): the outputs, then h_n, then c_n.
+    """
+
+    op = "lstm_sequence"
+    gates, states = 4, 2
+    blocks, halves = (3, 0, 1, 2), 3  # internal order o, i, f, g: sigmoids first, then i, f, g together
+
+    def forward(self, X, h0, c0, w_ih, w_hh, *biases, reverse=False, mask=None):
+        self._begin(X, (h0, c0), w_ih, w_hh, biases, reverse, mask)
+        H = self.H
+        A = self._project(self._internal(biases[0] + biases[1]) if biases else None)  # becomes the gates
+        S, C = self._state_buffer(h0), self._state_buffer(c0)
+        TC = np.empty((self.T, self.B, H), dtype=self.dtype)  # tanh(c_t)
+        tmp = np.empty((self.B, 4 * H), dtype=self.dtype)
+        ig = np.empty((self.B, H), dtype=self.dtype)
+        whT = self.w_hh.T
+        pad = self.pad
+        for t, new, prev, kind in self.plan:
+            if kind == _NONE:
+                S[new], C[new], A[t], TC[t] = S[prev], C[prev], 0, 0
+                continue
+            a = A[t]
+            np.dot(S[prev], whT, out=tmp)
+            a += tmp
+            np.tanh(a, out=a)
+            sig = a[:, :3 * H]
+            sig *= 0.5
+            sig += 0.5
+            c = C[new]
+            np.multiply(a[:, 2 * H:3 * H], C[prev], out=c)  # f * c
+            np.multiply(a[:, H:2 * H], a[:, 3 * H:], out=ig)  # i * g
+            c += ig
+            np.tanh(c, out=TC[t])
+            np.multiply(a[:, :H], TC[t], out=S[new])  # o * tanh(c')
+            if kind == _SOME:
+                np.copyto(S[new], S[prev], where=pad[t])
+                np.copyto(c, C[prev], where=pad[t])
+        self.S, self.C, self.A, self.TC = S, C, A, TC
+        return self._pack(S, C)
+
+    def _deltas(self, g):
+        T, B, H = self.T, self.B, self.H
+        A, TC = self.A, self.TC
+        o, i, f, gg = A[..., :H], A[..., H:2 * H], A[..., 2 * H:3 * H], A[..., 3 * H:]
+        # the step's factors that do not depend on the incoming gradient, for all steps at once;
+        # the sigmoid gates' factors are doubled: their deltas are taken w.r.t. a/2
+        Kc = o * (1 - TC * TC)              # dc += dh * Kc
+        Ko = TC * (2 * o * (1 - o))         # da_o = dh * Ko
+        Kifg = np.empty((T, B, 3, H), dtype=self.dtype)  # (da_i, da_f, da_g) = dc * Kifg
+        np.multiply(gg, 2 * i * (1 - i), out=Kifg[:, :, 0])
+        np.multiply(self.C[self.prev], 2 * f * (1 - f), out=Kifg[:, :, 1])
+        np.multiply(i, 1 - gg * gg, out=Kifg[:, :, 2])
+        self._masked(Kc, Ko, Kifg)
+        F = self._carry(f, 1)              # dc_prev = dc * F
+        G = self._output_grad(g)
+        dA = np.empty((T, B, 4, H), dtype=self.dtype)
+        dA2 = dA.reshape(T, B, 4 * H)
+        dh, dc = g[T].copy(), g[T + 1].copy()
+        tmp = np.empty_like(dh)
+        for t, _, _, kind in reversed(self.plan):
+            if kind == _NONE:
+                dA[t] = 0
+                continue
+            dh += G[t]
+            np.multiply(dh, Kc[t], out=tmp)
+            dc += tmp
+            np.multiply(dh, Ko[t], out=dA[t, :, 0])
+            np.multiply(dc[:, None, :], Kifg[t], out=dA[t, :, 1:])
+            dc *= F[t]
+            self._back(dA2[t], dh, tmp, t, kind)
+        return dA2, dA2, (dh, dc)
+
+
+class GRUSequence(_Sequence):
+    """A GRU layer over a whole sequence as one node (equations as ``GRUCellStep``).
+
+    Inputs ``(X, h0, weight_ih, weight_hh[, bias_ih, bias_hh])``; options ``reverse``, ``mask``.
+    Returns (T + 1, B, H): the outputs, then h_n.
+    """
+
+    op = "gru_sequence"
+    gates, halves = 3, 2  # r, z are sigmoid gates, computed from a/2
+
+    def forward(self, X, h0, w_ih, w_hh, *biases, reverse=False, mask=None):
+        self._begin(X, (h0,), w_ih, w_hh, biases, reverse, mask)
+        T, B, H = self.T, self.B, self.H
+        b_ih, b_hh = (self._internal(b) for b in biases) if biases else (None, None)
+        AI = self._project(b_ih)  # becomes r, z, n
+        if b_hh is not None:
+            AI[..., :2 * H] += b_hh[:2 * H]  # b_hr and b_hz add like b_ih; b_hn sits inside r * (.)
+        AH = np.empty((T, B, 3 * H), dtype=self.dtype)  # h W_hh^T + b_hh, for r's delta
+        S = self._state_buffer(h0)
+        rn = np.empty((B, H), dtype=self.dtype)
+        whT = self.w_hh.T
+        pad = self.pad
+        for t, new, prev, kind in self.plan:
+            if kind == _NONE:
+                S[new], AI[t], AH[t] = S[prev], 0, 0
+                continue
+            ah, ai = AH[t], AI[t]
+            np.dot(S[prev], whT, out=ah)
+            if b_hh is not None:
+                ah[:, 2 * H:] += b_hh[2 * H:]
+            rz = ai[:, :2 * H]
+            rz += ah[:, :2 * H]
+            np.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            n = ai[:, 2 * H:]
+            np.multiply(ai[:, :H], ah[:, 2 * H:], out=rn)
+            n += rn
+            np.tanh(n, out=n)
+            h = S[new]
+            np.subtract(S[prev], n, out=h)
+            h *= ai[:, H:2 * H]
+            h += n  # h' = n + z * (h - n) = (1 - z) * n + z * h
+            if kind == _SOME:
+                np.copyto(h, S[prev], where=pad[t])
+        self.S, self.AI, self.AH = S, AI, AH
+        return self._pack(S)
+
+    def _deltas(self, g):
+        T, B, H = self.T, self.B, self.H
+        AI = self.AI
+        r, z, n = AI[..., :H], AI[..., H:2 * H], AI[..., 2 * H:]
+        KI = np.empty((T, B, 3, H), dtype=self.dtype)  # dL/da_i = dh * KI (r, z w.r.t. a/2)
+        np.multiply(1 - z, 1 - n * n, out=KI[:, :, 2])
+        np.multiply(KI[:, :, 2] * self.AH[..., 2 * H:], 2 * r * (1 - r), out=KI[:, :, 0])
+        np.multiply(self._h_prev() - n, 2 * z * (1 - z), out=KI[:, :, 1])
+        self._masked(KI)
+        KH = KI.copy()  # dL/da_h: the same, but r scales the n gate's recurrent term
+        KH[:, :, 2] *= r
+        Z = self._carry(z, 1)  # the direct path h -> h' carries dh * z
+        G = self._output_grad(g)
+        DH = np.empty((T, B, H), dtype=self.dtype)  # dL/dh_t in total
+        dAH = np.empty((T, B, 3, H), dtype=self.dtype)
+        dAH2 = dAH.reshape(T, B, 3 * H)
+        carry = g[T].copy()
+        direct = np.empty_like(carry)
+        w_hh = self.w_hh
+        for t, _, _, kind in reversed(self.plan):
+            if kind == _NONE:
+                DH[t], dAH[t] = 0, 0
+                continue
+            dh = np.add(carry, G[t], out=DH[t])
+            np.multiply(dh[:, None, :], KH[t], out=dAH[t])
+            np.multiply(dh, Z[t], out=direct)
+            np.dot(dAH2[t], w_hh, out=carry)
+            carry += direct
+        dAI = (DH[:, :, None, :] * KI).reshape(T, B, 3 * H)
+        return dAI, dAH2, (carry,)
+
+
+# ---------------------------------------------------------------------------------------------
+# functional forms (what the cells and layers call)
+
+def _params(w_ih, w_hh, b_ih, b_hh) -> tuple:
+    if (b_ih is None) != (b_hh is None):
+        raise ValueError("pass both biases (bias_ih and bias_hh) or neither")
+    return (w_ih, w_hh) if b_ih is None else (w_ih, w_hh, b_ih, b_hh)
+
+
+def rnn_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "tanh") -> mg.Tensor:
+    """One Elman step as one node: x (B, D), h (B, H) -> h' (B, H)."""
+    return RNNCellStep.apply(x, h, *_params(w_ih, w_hh, b_ih, b_hh), nonlinearity=nonlinearity)
+
+
+def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None) -> tuple:
+    """One LSTM step: the gates and c' as one node, then h' = o * tanh(c') -> (h', c'), each (B, H)."""
+    H = h.shape[-1]
+    packed = LSTMCellStep.apply(x, h, c, *_params(w_ih, w_hh, b_ih, b_hh))
+    c2 = packed[:, H:]
+    return LSTMHidden.apply(packed[:, :H], c2), c2
+
+
+def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None) -> mg.Tensor:
+    """One GRU step as one node: x (B, D), h (B, H) -> h' (B, H)."""
+    return GRUCellStep.apply(x, h, *_params(w_ih, w_hh, b_ih, b_hh))
+
+
+def _unpack(packed: mg.Tensor, states: int) -> tuple:
+    T = packed.shape[0] - states
+    return (packed[:T],) + tuple(packed[T + k] for k in range(states))
+
+
+def rnn_sequence(X, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "tanh", *,
+                 reverse: bool = False, mask=None) -> tuple:
+    """An Elman layer over X (T, B, D) from h0 (B, H) as one node -> (outputs (T, B, H), h_n).
+
+    ``reverse`` runs from the last step to the first; ``mask`` (T, B) bool marks real steps:
+    elsewhere the state is kept and the output is zero.
+    """
+    packed = RNNSequence.apply(X, h0, *_params(w_ih, w_hh, b_ih, b_hh), nonlinearity=nonlinearity,
+                               reverse=reverse, mask=mask)
+    return _unpack(packed, 1)
+
+
+def lstm_sequence(X, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, *, reverse: bool = False, mask=None) -> tuple:
+    """An LSTM layer over X (T, B, D) as one node -> (outputs (T, B, H), h_n, c_n); see ``rnn_sequence``."""
+    packed = LSTMSequence.apply(X, h0, c0, *_params(w_ih, w_hh, b_ih, b_hh), reverse=reverse, mask=mask)
+    return _unpack(packed, 2)
+
+
+def gru_sequence(X, h0, w_ih, w_hh, b_ih=None, b_hh=None, *, reverse: bool = False, mask=None) -> tuple:
+    """A GRU layer over X (T, B, D) as one node -> (outputs (T, B, H), h_n); see ``rnn_sequence``."""
+    packed = GRUSequence.apply(X, h0, *_params(w_ih, w_hh, b_ih, b_hh), reverse=reverse, mask=mask)
+    return _unpack(packed, 1)
