@@ -16,7 +16,6 @@ missing (graphviz's ``dot``, matplotlib) are skipped with a note; everything els
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import pathlib
@@ -30,6 +29,7 @@ import minigrad.nn.functional as F
 
 from .models.charlm import CharLM, CharLMConfig, evaluate_bpc, run_config
 from .models.hello import HelloRNN, scalar_hello
+from .kernels import unfused
 from .tasks import hello_data, load_corpus
 from .train import METRICS, TrainConfig, Trainer
 
@@ -198,15 +198,6 @@ def seq2seq(report: Report, plan: Plan, seed: int, progress: bool):
 
 
 # 4. pictures ---------------------------------------------------------------------------------------
-def _per_op_graph():
-    """A block in which the recurrent layers record every op of every step (not fused kernels)."""
-    try:
-        from .kernels import unfused
-    except ImportError:  # before the fused kernels, every graph is recorded op by op
-        return contextlib.nullcontext()
-    return unfused()
-
-
 def unrolled_graphs(report: Report, model: CharLM, corpus) -> None:
     """Draw the trained char-LSTM unrolled over a few steps, cell by cell and op by op."""
     vocab = corpus.vocab
@@ -216,7 +207,7 @@ def unrolled_graphs(report: Report, model: CharLM, corpus) -> None:
 
             text = "def f(x):"[:steps + 1]
             ids = vocab.encode(text)
-            with _per_op_graph(), mg.keep_grads():
+            with unfused(), mg.keep_grads():  # every op of every step, not one fused node
                 _, loss = model(ids[None, :-1], ids[None, 1:])
                 loss.backward()
             model.zero_grad()

@@ -1,14 +1,29 @@
 """The zoo's models: each a readable file with a config dataclass and one contract,
-``forward(inputs..., targets=None) -> (output, loss)``.
+``forward(inputs..., targets=None) -> (output, loss)``; ``Model(ModelConfig(**ckpt["config"]["model"]))``
+rebuilds one from a checkpoint.
 
 =================  ===========================================================================
-module             model
+module             models
 =================  ===========================================================================
 ``charlm``         ``CharLM``: character-level language model (sampling, bits per character)
 ``hello``          ``HelloRNN``: the classic 'hello' vanilla RNN, as tensors and as scalar Values
+``classifier``     ``SequenceClassifier`` (many-to-one) and ``SequenceTagger`` (synced many-to-many)
+``conditioned``    ``ConditionedGenerator``: one-to-many, a feature vector sets and/or feeds the state
+``seq2seq``        ``Seq2Seq`` with ``attention`` (additive, multiplicative, dot), beam search,
+                   ``Translator``
+``forecaster``     ``Forecaster``: time series, many-to-one and many-to-many
 =================  ===========================================================================
 """
 from .charlm import CharLM, CharLMConfig
+from .classifier import ClassifierConfig, SequenceClassifier, SequenceTagger, TaggerConfig
+from .conditioned import ConditionedConfig, ConditionedGenerator
+from .forecaster import Forecaster, ForecasterConfig
 from .hello import HelloConfig, HelloRNN, scalar_hello
+from .seq2seq import Seq2Seq, Seq2SeqConfig, Translator
 
-__all__ = ["CharLM", "CharLMConfig", "HelloRNN", "HelloConfig", "scalar_hello"]
+__all__ = [
+    "CharLM", "CharLMConfig", "HelloRNN", "HelloConfig", "scalar_hello",
+    "SequenceClassifier", "ClassifierConfig", "SequenceTagger", "TaggerConfig",
+    "ConditionedGenerator", "ConditionedConfig", "Seq2Seq", "Seq2SeqConfig", "Translator",
+    "Forecaster", "ForecasterConfig",
+]
