@@ -71,7 +71,7 @@ def svg_of(dot: str) -> ET.Element:
 # golden text -----------------------------------------------------------------------------------
 GOLDEN_SCALAR = """\
 digraph minigrad {
-	graph [rankdir=LR fontname="Helvetica" fontsize=11 nodesep=0.25 ranksep=0.3]
+	graph [rankdir=LR fontname="Helvetica" fontsize=11 nodesep=0.25 ranksep=0.3 nslimit=2 mclimit=0.5]
 	node [fontname="Helvetica" fontsize=10 height=0.3]
 	edge [arrowsize=0.6]
 	n0 [label="{ a | data 2.0000 | grad -0.0040 }" shape=record]
@@ -385,7 +385,7 @@ def test_escaping_fuzz(value_label, tensor_name, param_name, scope_name, title):
 
 GOLDEN_RNN = """\
 digraph minigrad {
-	graph [rankdir=LR fontname="Helvetica" fontsize=11 nodesep=0.25 ranksep=0.3]
+	graph [rankdir=LR fontname="Helvetica" fontsize=11 nodesep=0.25 ranksep=0.3 nslimit=2 mclimit=0.5]
 	node [fontname="Helvetica" fontsize=10 height=0.3]
 	edge [arrowsize=0.6]
 	n0 [label="const\\n1×2\\n[[-0.62, 0.04]]" shape=box style="dashed"]

@@ -127,7 +127,7 @@ def test_gradient_shares_add_up_to_the_gradient(tmp_path):
 @needs_dot
 def test_animation_page_lights_nodes_in_backward_order(tmp_path):
     mg.manual_seed(0)
-    model = RNN(2, 3)
+    model = RNN(2, 3, fused=False)
     out, _ = model(mg.randn(3, 1, 2))
     loss = (out * out).mean()
     page = animate_backward(loss, tmp_path / "a.html", names=model).read_text(encoding="utf-8")
@@ -219,7 +219,7 @@ def test_local_check_needs_the_graph():
 
 
 def test_marks_reach_collapsed_cells():
-    loss, _, _ = run_layer(RNN, T=3, H=2)
+    loss, _, _ = run_layer(RNN, T=3, H=2, fused=False)
     tanh_t1 = next(n for n in mg.toposort(loss) if n.op == "tanh" and n.scope.endswith("t=1"))
     dot = viz.to_dot(loss, detail="cells", marks={tanh_t1: "look here"})
     marked = re.findall(r'^\t+(c\d+) \[label="(t=\d)\\n.*color="#d7191c".*xlabel="look here"', dot, flags=re.M)
@@ -245,6 +245,25 @@ def test_cli_examples_render_svg(tmp_path, argv, capsys):
         assert {f"cluster_rnn/t={t}" for t in range(4)} <= titles
 
 
+@needs_dot
+def test_cli_fused_layers_draw_one_node_per_sequence(tmp_path):
+    from viz.__main__ import main
+
+    assert main(["lstm", "--fused", "sequence", "-o", str(tmp_path / "f.dot")]) == 0
+    dot = (tmp_path / "f.dot").read_text(encoding="utf-8")
+    assert '"cluster_layer0/fwd"' in dot and not re.search(r'"cluster_[^"]*t=\d', dot)
+
+
+@needs_dot
+def test_cli_seq2seq(tmp_path):
+    pytest.importorskip("zoo.models.seq2seq")
+    from viz.__main__ import main
+
+    assert main(["seq2seq", "--steps", "2", "--detail", "cells", "-o", str(tmp_path / "s.svg")]) == 0
+    titles = {t.text for t in ET.parse(tmp_path / "s.svg").getroot().iter(f"{SVG}title")}
+    assert {"cluster_encoder", "cluster_decoder"} <= titles
+
+
 def test_cli_lists_examples_and_rejects_unknown_ones():
     done = subprocess.run([sys.executable, "-m", "viz", "--list"], capture_output=True, text=True, check=True)
     assert {"rnn", "lstm", "gru", "scalar-rnn", "flow", "shares", "anim", "explode", "gradcheck"} <= {
@@ -252,3 +271,11 @@ def test_cli_lists_examples_and_rejects_unknown_ones():
     bad = subprocess.run([sys.executable, "-m", "viz", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown example 'nope'" in bad.stderr
 
+
+
+def test_default_max_nodes_collapses_a_long_unrolled_lstm():
+    # dot needs minutes for ~800 nodes of an unrolled LSTM; the default keeps pictures to seconds
+    loss, _, model = run_layer(LSTM, T=30, H=2, fused=False)
+    dot = viz.to_dot(loss, names=model)
+    assert len(re.findall(r"^\t+[a-z]\d+ \[", dot, flags=re.M)) <= viz.MAX_NODES
+    assert f"> max_nodes={viz.MAX_NODES}: drawn with detail='cells'" in dot

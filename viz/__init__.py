@@ -14,14 +14,14 @@ named examples. Graphs are read only through minigrad's graph protocol, so ``Val
 """
 from .anim import animate_backward
 from .check import GradcheckPicture, OpFailure, check_ops, gradcheck_picture
-from .dot import DETAILS, PALETTE, to_dot
+from .dot import DETAILS, MAX_NODES, PALETTE, to_dot
 from .explode import ExplodedCell, explode_cell
 from .flow import GradientFlow, gradient_flow
 from .plots import plot_gradient_flow, plot_gradient_shares
 from .render import draw, pipe, render, save
 
 __all__ = [
-    "to_dot", "draw", "render", "pipe", "save", "DETAILS", "PALETTE",
+    "to_dot", "draw", "render", "pipe", "save", "DETAILS", "PALETTE", "MAX_NODES",
     "animate_backward", "explode_cell", "ExplodedCell", "gradcheck_picture", "check_ops",
     "GradcheckPicture", "OpFailure", "gradient_flow", "GradientFlow",
     "plot_gradient_flow", "plot_gradient_shares",

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .dot import DETAILS
-from .examples import EXAMPLES, make
+from .dot import DETAILS, MAX_NODES
+from .examples import EXAMPLES, FUSED, make
 
 
 def parser() -> argparse.ArgumentParser:
@@ -17,9 +17,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, help="hidden units")
     p.add_argument("--detail", choices=DETAILS, default="ops", help="level of detail of graph pictures")
     p.add_argument("--keep-steps", type=int, help="draw only the first and last K steps")
-    p.add_argument("--max-nodes", type=int, default=1000, help="collapse bigger graphs (default 1000)")
+    p.add_argument("--max-nodes", type=int, default=MAX_NODES,
+                   help=f"collapse bigger graphs (default {MAX_NODES})")
     p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm",
                    help="cell for shares/anim/explode (default lstm)")
+    p.add_argument("--fused", choices=tuple(FUSED), default="ops",
+                   help="record each layer op by op (default), one node per step, or one node per sequence")
     p.add_argument("--seed", type=int, default=0)
     return p
 

@@ -20,9 +20,10 @@ from minigrad.graph import toposort
 
 from .labels import cluster_id, fmt_mag, fmt_shape, fmt_values, quote, record_field
 
-__all__ = ["to_dot", "dot_body", "DETAILS", "PALETTE"]
+__all__ = ["to_dot", "dot_body", "Drawing", "DETAILS", "PALETTE", "MAX_NODES"]
 
 DETAILS = ("ops", "cells", "folded")
+MAX_NODES = 300
 # ColorBrewer's 9-class YlOrRd, light (small gradient) to dark (large gradient).
 PALETTE = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026",
            "#800026")
@@ -530,7 +531,8 @@ def to_dot(root, **options) -> str:
       label parameters; otherwise ``Value.label`` / ``Tensor.name`` are used.
     - ``keep_steps``: draw only the first and last ``k`` steps of each sequence, the rest as
       one ellipsis node.
-    - ``max_nodes`` (1000): larger graphs are collapsed automatically, with a note in the picture.
+    - ``max_nodes`` (300): larger graphs are collapsed automatically, with a note in the picture
+      (graphviz needs seconds for a few hundred nodes of an unrolled graph, minutes for a thousand).
     - ``values`` (6): tensors with at most this many elements show their values.
     - ``shade``: fill nodes and edges by gradient magnitude on a log scale, with a legend; by
       default on whenever intermediate nodes carry gradients (``with minigrad.keep_grads():``).
@@ -550,7 +552,7 @@ class Drawing:
     gives every node and edge an SVG id (its DOT name, ``e<k>`` for edges)."""
 
     def __init__(self, root, *, detail: str = "ops", names=None, keep_steps: int | None = None,
-                 max_nodes: int = 1000, values: int = 6, shade: bool | None = None, rankdir: str = "LR",
+                 max_nodes: int = MAX_NODES, values: int = 6, shade: bool | None = None, rankdir: str = "LR",
                  title: str | None = None, marks: dict | None = None, ids: bool = False):
         if detail not in DETAILS:
             raise ValueError(f"detail must be one of {DETAILS}, got {detail!r}")
@@ -581,7 +583,11 @@ class Drawing:
         for ks in members.values():  # cells in time order, after the single nodes
             ks.sort(key=lambda k: (0, 0) if units[k].kind == "node" else (1, min(units[k].steps, default=0)))
         children = _cluster_tree(units)
-        body = [f'\tgraph [rankdir={rankdir} fontname="Helvetica" fontsize=11 nodesep=0.25 ranksep=0.3]\n',
+        # NOTE: dot's layout time grows steeply with nodes, clusters and long edges (an unrolled
+        # 20-step LSTM: 80 s by default); capping its network-simplex and crossing-minimisation
+        # iterations (nslimit, mclimit) brings that to a few seconds with little visible change.
+        body = [f'\tgraph [rankdir={rankdir} fontname="Helvetica" fontsize=11 nodesep=0.25 ranksep=0.3 '
+                'nslimit=2 mclimit=0.5]\n',
                 '\tnode [fontname="Helvetica" fontsize=10 height=0.3]\n',
                 "\tedge [arrowsize=0.6]\n"]
 
@@ -631,7 +637,8 @@ class Drawing:
             ids += into.get(k, [])
             if u.kind == "node":
                 v = g.nodes[u.first]
-                what = (g.name(u.first) or v.op or "leaf") + (f" in {v.scope}" if v.scope else "")
+                leaf = "leaf" if getattr(v, "requires_grad", True) else "const"
+                what = (g.name(u.first) or v.op or leaf) + (f" in {v.scope}" if v.scope else "")
             else:
                 what = f"{u.kind} ({u.size} nodes)" + (f" in {g.scope[u.first].path}" if g.scope[u.first].path else "")
             m = w.mags[k]

@@ -10,7 +10,7 @@ import minigrad as mg
 
 from .render import render
 
-__all__ = ["EXAMPLES", "recurrent_layer", "scalar_rnn", "flows", "BadSquare", "make"]
+__all__ = ["EXAMPLES", "FUSED", "recurrent_layer", "scalar_rnn", "flows", "BadSquare", "make"]
 
 LAYERS = ("rnn", "lstm", "gru")
 
@@ -21,12 +21,17 @@ def _layer_class(kind: str):
     return {"rnn": RNN, "lstm": LSTM, "gru": GRU}[kind]
 
 
+# --fused: how much of each layer the zoo records as one node (zoo.layers' ``fused=``)
+FUSED = {"ops": False, "cell": "cell", "sequence": True}
+
+
 def recurrent_layer(kind: str, steps: int = 4, hidden: int = 3, inputs: int = 2, batch: int = 1,
-                    seed: int = 0, **layer_options):
+                    seed: int = 0, fused=False, **layer_options):
     """A zoo ``RNN``/``LSTM``/``GRU`` run over ``steps`` random inputs with a toy loss (mean of the
-    outputs squared), backward run inside ``keep_grads()``. Returns (loss, model)."""
+    outputs squared), backward run inside ``keep_grads()``. ``fused=False`` records every op of
+    every step (the zoo's default fuses the whole sequence into one node). Returns (loss, model)."""
     mg.manual_seed(seed)
-    model = _layer_class(kind)(inputs, hidden, **layer_options)
+    model = _layer_class(kind)(inputs, hidden, fused=fused, **layer_options)
     x = mg.randn(steps, batch, inputs)
     out, _ = model(x)
     loss = (out * out).mean()
@@ -84,10 +89,30 @@ def flows(steps: int = 20, hidden: int = 16, batch: int = 8, seed: int = 0) -> d
 def _graph(kind: str):
     def build(args, path):
         loss, model = recurrent_layer(kind, steps=args.steps or 4, hidden=args.hidden or 3,
-                                      seed=args.seed)
+                                      seed=args.seed, fused=FUSED[args.fused])
         return render(loss, path, names=model, detail=args.detail, keep_steps=args.keep_steps,
                       max_nodes=args.max_nodes, title=f"{kind.upper()} unrolled over {args.steps or 4} steps")
     return build
+
+
+def _seq2seq(args, path):
+    from zoo.kernels import fusion
+    from zoo.models.seq2seq import Seq2Seq, Seq2SeqConfig
+
+    mg.manual_seed(args.seed)
+    steps = args.steps or 3
+    config = Seq2SeqConfig(src_vocab_size=8, tgt_vocab_size=8, cell=args.cell, embed_size=3,
+                           hidden_size=args.hidden or 3)
+    model = Seq2Seq(config)
+    rng = np.random.default_rng(args.seed)
+    src = rng.integers(3, 8, size=(1, steps))
+    tgt = rng.integers(3, 8, size=(1, steps + 1))
+    with fusion(FUSED[args.fused]):
+        _, loss = model(src, [steps], tgt[:, :-1], tgt[:, 1:])
+    with mg.keep_grads():
+        loss.backward()
+    return render(loss, path, names=model, detail=args.detail, keep_steps=args.keep_steps,
+                  max_nodes=args.max_nodes, title=f"seq2seq ({args.cell}, attention), {steps} steps each way")
 
 
 def _scalar(args, path):
@@ -118,7 +143,7 @@ def _anim(args, path):
     from .anim import animate_backward
 
     mg.manual_seed(args.seed)
-    model = _layer_class(args.cell)(2, args.hidden or 3)
+    model = _layer_class(args.cell)(2, args.hidden or 3, fused=FUSED[args.fused])
     out, _ = model(mg.randn(args.steps or 4, 1, 2))
     return animate_backward((out * out).mean(), path, names=model, detail=args.detail,
                             keep_steps=args.keep_steps, max_nodes=args.max_nodes)
@@ -162,9 +187,10 @@ def _gradcheck(args, path):
 
 # name -> (builder(args, path) -> path, default suffix, description)
 EXAMPLES = {
-    "rnn": (_graph("rnn"), ".svg", "a tanh RNN layer unrolled (--steps, --detail, --keep-steps)"),
+    "rnn": (_graph("rnn"), ".svg", "a tanh RNN layer unrolled (--steps, --detail, --keep-steps, --fused)"),
     "lstm": (_graph("lstm"), ".svg", "an LSTM layer unrolled (try --steps 3 --detail cells)"),
     "gru": (_graph("gru"), ".svg", "a GRU layer unrolled"),
+    "seq2seq": (_seq2seq, ".svg", "an encoder-decoder with attention (--cell, --steps, --detail)"),
     "scalar-rnn": (_scalar, ".svg", "a 3-unit RNN over 4 steps in scalar Values, micrograd style"),
     "flow": (_flow, ".svg", "||dL/dh_t|| and ||dh_T/dh_t|| for RNN, LSTM and GRU (matplotlib)"),
     "shares": (_shares, ".svg", "each step's share of weight_hh_l0's gradient (--cell; matplotlib)"),
