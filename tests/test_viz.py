@@ -365,7 +365,7 @@ def visible(s: str) -> str:
 
 
 @needs_dot
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value_label=texts, tensor_name=texts, param_name=texts, scope_name=scope_names, title=texts)
 def test_escaping_fuzz(value_label, tensor_name, param_name, scope_name, title):
     a = mg.Value(1.5, label=value_label)
