@@ -42,6 +42,9 @@ class Function:
     op = "function"
     needs_input_grad: tuple = ()
     options: dict = {}
+    # Optional fast path for single-input ops whose gradient touches part of the input:
+    # ``backward_into(grad, buffer)`` adds the input's gradient into ``buffer`` in place.
+    backward_into = None
 
     def forward(self, *arrays, **options):
         raise NotImplementedError
@@ -140,11 +143,14 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
     keep = _KEEP_GRADS
     free = not (retain_graph or keep)
     anomaly = _ANOMALY
-    pending = {id(root): grad}
+    pending = {root: grad}
+    # Tensors whose pending gradient is an array this pass allocated: only those are added into
+    # in place; any other array may be shared with another branch (lesson 6).
+    owned = set()
     pop = pending.pop
     for t in reversed(_graph.toposort(root)):
         fn = t._ctx
-        g = pop(id(t), None)
+        g = pop(t, None)
         if fn is None:  # a leaf: only leaves that require grad are ever sent a gradient
             if g is not None:
                 if t._hooks:
@@ -162,19 +168,46 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
                     "across steps.")
             if keep or t._retain:
                 _accumulate(t, g)
-            grads = fn.backward(g)
-            if anomaly:
-                for i, pg in enumerate(grads):
-                    if pg is not None:
-                        _check_finite(pg, f"backward of '{fn.op}' (gradient for input {i})", t.scope)
-            for p, pg in zip(t.parents, grads):
-                if pg is not None and p.requires_grad:
-                    k = id(p)
-                    prev = pending.get(k)
-                    pending[k] = pg if prev is None else prev + pg
+            if fn.backward_into is not None and not anomaly:
+                _backward_into(fn, t.parents[0], g, pending, owned)
+            else:
+                grads = fn.backward(g)
+                if anomaly:
+                    for i, pg in enumerate(grads):
+                        if pg is not None:
+                            _check_finite(pg, f"backward of '{fn.op}' (gradient for input {i})", t.scope)
+                for p, pg in zip(t.parents, grads):
+                    if pg is not None and p.requires_grad:
+                        prev = pending.get(p)
+                        if prev is None:
+                            pending[p] = pg
+                        elif p in owned:
+                            prev += pg
+                        else:
+                            total = pending[p] = prev + pg
+                            if type(total) is np.ndarray:  # NOTE: 0-d + 0-d gives an immutable numpy scalar
+                                owned.add(p)
         if free and type(fn) is not _Released:
             t._ctx = _RELEASED.get(fn.op) or _released(fn)
             t.parents = ()
+
+
+def _backward_into(fn, p: Tensor, g: np.ndarray, pending: dict, owned: set) -> None:
+    """Let a single-input op add its gradient into the parent's buffer in place.
+
+    Indexing uses this: unrolling slices x[t] out of a (T, ...) input T times, and a dense
+    gradient per slice would cost T full-size arrays (quadratic in T); one owned buffer is linear.
+    """
+    if not p.requires_grad:
+        return
+    buf = pending.get(p)
+    if buf is None:
+        buf = pending[p] = np.zeros(p.data.shape, dtype=p.data.dtype)
+        owned.add(p)
+    elif p not in owned:
+        buf = pending[p] = np.array(buf, dtype=p.data.dtype)
+        owned.add(p)
+    fn.backward_into(g, buf)
 
 
 def _run_hooks(t: Tensor, g: np.ndarray) -> np.ndarray:

@@ -58,27 +58,20 @@ def toposort(root) -> list:
     deterministic function of the program that built the graph.
     """
     order = []
-    seen = {id(root)}
-    # The path from root to the node being expanded, and for each node on it how many of its
-    # parents have been looked at; a node is emitted once all of them have been.
+    # NOTE: nodes hash by identity (Tensor and Value keep object.__hash__), which is cheaper than id()
+    seen = {root}
+    # The path from root to the node being expanded, and for each node on it an iterator over the
+    # parents not yet looked at; a node is emitted once its iterator is exhausted.
     path = [root]
-    looked = [0]
-    while path:
-        node = path[-1]
-        parents = node.parents
-        i = looked[-1]
-        n = len(parents)
-        while i < n:
-            p = parents[i]
-            i += 1
-            if id(p) not in seen:
-                seen.add(id(p))
-                looked[-1] = i
+    pending = [iter(root.parents)]
+    while pending:
+        for p in pending[-1]:
+            if p not in seen:
+                seen.add(p)
                 path.append(p)
-                looked.append(0)
+                pending.append(iter(p.parents))
                 break
         else:
-            path.pop()
-            looked.pop()
-            order.append(node)
+            pending.pop()
+            order.append(path.pop())
     return order

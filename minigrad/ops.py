@@ -550,13 +550,16 @@ class GetItem(Function):
         return a[index]
 
     def backward(self, g):
-        index = self.options["index"]
         grad = np.zeros(self.in_shape, dtype=g.dtype)
-        if _is_advanced(index):
-            np.add.at(grad, index, g)
-        else:
-            grad[index] = g
+        self.backward_into(g, grad)
         return (grad,)
+
+    def backward_into(self, g, buf):
+        index = self.options["index"]
+        if _is_advanced(index):
+            np.add.at(buf, index, g)
+        else:
+            buf[index] += g
 
 
 class Cat(Function):

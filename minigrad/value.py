@@ -33,7 +33,7 @@ class Value:
     def __init__(self, data, _children=(), _op="", label="", _local=()):
         self.data = data
         self.grad = 0.0
-        self.parents = tuple(_children)
+        self.parents = _children if type(_children) is tuple else tuple(_children)
         self.op = _op
         self.scope = _graph._SCOPE
         self.label = label

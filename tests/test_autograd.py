@@ -276,3 +276,25 @@ def test_a_wrongly_shaped_gradient_is_reported():
 def test_numpy_errors_name_the_op_and_shapes():
     with pytest.raises(ValueError, match=r"add: .*\(input shapes \(2, 3\), \(4,\)\)"):
         Tensor(np.ones((2, 3))) + Tensor(np.ones(4))
+
+
+def test_accumulation_in_place_never_writes_into_a_shared_gradient():
+    # add hands one gradient array to both operands; the third contribution to x is added in
+    # place, which must only touch the buffer the driver allocated for x, never y's gradient
+    x = Tensor(np.ones(3), requires_grad=True, dtype=np.float64)
+    y = Tensor(np.full(3, 2.0), requires_grad=True, dtype=np.float64)
+    ((x + y) + x + x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(y.grad.data, [1.0, 1.0, 1.0])
+
+
+def test_slices_of_one_input_accumulate_into_one_buffer():
+    # the unroll pattern: every step slices x[t]; gradients of all slices land in x.grad
+    x = Tensor(np.arange(12.0).reshape(4, 3), requires_grad=True, dtype=np.float64)
+    total = x[0] * 1.0
+    for t in range(1, 4):
+        total = total + x[t] * float(t + 1) + x[t, :2].sum()
+    total.sum().backward()
+    # x[t, :2].sum() is broadcast over the 3 elements of total, so its slice collects 3 per element
+    expected = np.array([[1, 1, 1], [5, 5, 2], [6, 6, 3], [7, 7, 4]], dtype=np.float64)
+    np.testing.assert_array_equal(x.grad.data, expected)
