@@ -402,10 +402,16 @@ class _Writer:
         if fill is not None:
             attrs = {"style": quote("filled" if base == "solid" else base + ",filled"),
                      "fillcolor": quote(fill[0]), "fontcolor": None if fill[1] == "black" else fill[1]}
-        mark = self.marks.get(k)
-        if mark is not None:
-            attrs.update(color=quote(_MARK), fontcolor=quote(_MARK), penwidth="2.5", xlabel=quote(mark))
+        if k in self.marks:
+            attrs.update(color=quote(_MARK), fontcolor=quote(_MARK), penwidth="2.5")
         return attrs
+
+    def _box(self, k: int, nid: str, text: str, base: str, **extra) -> str:
+        """Unit ``k`` showing ``text``; a marked unit also shows its note. (The note sits inside
+        the label, not in an xlabel: graphviz 2.43 can abort placing xlabels in clusters.)"""
+        if k in self.marks:
+            text = f"{text}\n{self.marks[k]}"
+        return self._node(nid, label=quote(text), **{**extra, **self._look(k, base)})
 
     def unit_lines(self, k: int) -> list:
         u = self.view.units[k]
@@ -419,19 +425,18 @@ class _Writer:
             m = self.mags[k]
             if m is not None:
                 text += f"\n|grad| {fmt_mag(m)}"
-            return [self._node(nid, label=quote(text), shape="box3d", **self._look(k, "solid"))]
+            return [self._box(k, nid, text, "solid", shape="box3d")]
         if u.kind == "fold":
             seq = g.scope[u.first].seq
             name = seq.rsplit("/", 1)[-1] if seq else "cell"
             ts = sorted(u.steps)
             text = f"{name}\nt={ts[0]}…{ts[-1]}\n{u.ops} ops in {len(ts)} steps"
-            return [self._node(nid, label=quote(text), shape="box3d", peripheries=2, **self._look(k, "solid"))]
+            return [self._box(k, nid, text, "solid", shape="box3d", peripheries=2)]
         if u.kind == "ellipsis":
             ts = sorted(u.steps)
             text = f"… {len(ts)} steps …\nt={ts[0]}…{ts[-1]}"
-            return [self._node(nid, label=quote(text), shape="plaintext", **self._look(k, "solid"))]
-        text = f"… {u.size:,} more nodes"
-        return [self._node(nid, label=quote(text), shape="note", **self._look(k, "dashed"))]
+            return [self._box(k, nid, text, "solid", shape="plaintext")]
+        return [self._box(k, nid, f"… {u.size:,} more nodes", "dashed", shape="note")]
 
     def _scalar(self, k: int, nid: str) -> list:
         """micrograd's picture: a record ``label | data | grad`` and a small circle for the op."""
@@ -443,6 +448,8 @@ class _Writer:
             fields.append(record_field(name))
         fields.append(record_field(f"data {v.data:.4f}"))
         fields.append(record_field(f"grad {v.grad:.4f}"))
+        if k in self.marks:
+            fields.append(record_field(self.marks[k]))
         label = '"{ ' + " | ".join(fields) + ' }"'
         lines = [self._node(nid, label=label, shape="record", **self._look(k, "solid"))]
         if self.g.parents[i]:
@@ -472,10 +479,7 @@ class _Writer:
             text.append(f"|grad| {fmt_mag(self.mags[k])}")
         # parameters: square and bold; ops: rounded; constants: dashed
         base = "solid" if param else "dashed" if leaf else "rounded"
-        attrs = self._look(k, base)
-        if param:
-            attrs.setdefault("penwidth", "1.8")
-        return [self._node(nid, label=quote(chr(10).join(text)), shape='box', **attrs)]
+        return [self._box(k, nid, "\n".join(text), base, shape="box", penwidth="1.8" if param else None)]
 
     def edge_line(self, k: int, a: int, b: int, label: str) -> str:
         attrs = {"id": f"e{k}"} if self.ids else {}
