@@ -164,3 +164,19 @@ def test_loading_something_else_is_a_clear_error(tmp_path):
     mg.io.save_checkpoint(tmp_path / "other.npz", model=model, optimizer=opt, config={"kind": "seq2seq"})
     with pytest.raises(ValueError, match="holds a seq2seq model"):
         load_charlm(tmp_path / "other.npz")
+
+
+@pytest.mark.slow
+def test_lstm_learns_the_standard_library():
+    """The README's model (LSTM 256, embedding 64, batch 32 x 64 steps, Adam 2e-3, clip 1): 2.73
+    bits/char after 250 steps, 2.38 after 500, 1.98 after 1500 (measured)."""
+    corpus = load_corpus()
+    mg.manual_seed(0)
+    model = CharLM(CharLMConfig(len(corpus.vocab)))
+
+    def batches(rng):
+        w = corpus.windows(32, 64, rng)
+        return w[:, :-1], w[:, 1:]
+
+    Trainer(model, batches, config=TrainConfig(steps=400, lr=2e-3, clip_norm=1.0), progress=False).fit()
+    assert evaluate_bpc(model, corpus, max_chars=30_000) < 2.7
