@@ -170,10 +170,11 @@ def sequence_node(kind, dtype, T=4, B=3, D=2, H=3, reverse=True, mask=True, seed
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_backward_can_run_again_and_step_grads_sum_to_it(kind):
+@pytest.mark.parametrize("reverse, mask", [(False, False), (True, False), (False, True), (True, True)])
+def test_backward_can_run_again_and_step_grads_sum_to_it(kind, reverse, mask):
     """backward reads its saved buffers without changing them (viz and gradient_flow run it
     again), and step_grads splits each shared input's gradient into what each step sent."""
-    packed, inputs = sequence_node(kind, np.float64)
+    packed, inputs = sequence_node(kind, np.float64, reverse=reverse, mask=mask)
     g = np.random.default_rng(1).standard_normal(packed.shape)
     fn = packed.grad_fn
     first, again = fn.backward(g), fn.backward(g)

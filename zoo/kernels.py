@@ -16,20 +16,21 @@ composed cell it replaces (``tests/test_kernels.py``):
 
 The engine's Functions have one output, so a kernel packs its results and the wrapper slices them;
 the slices' gradients meet again in the kernel's backward. A sequence kernel returns
-``(T + k, B, H)``: the T outputs, then h_n (and c_n); the outputs are a prefix, so slicing them
-is a view. The LSTM step returns ``[o | c']`` and ``h' = o * tanh(c')`` is a second node reading
-the c' slice: packing ``[h' | c']`` instead would hide that h' depends on c', and a user reading
-``c_t.grad`` (``return_states``) would get only the part that flows through step t+1.
+``(T + k, B, H)`` holding the T outputs, h_n (and c_n); without a mask that array is the state
+buffer itself, so the outputs and h_n are views, not copies (``_rows``). The LSTM step returns
+``[o | c']`` and ``h' = o * tanh(c')`` is a second node reading the c' slice: packing ``[h' | c']``
+instead would hide that h' depends on c', and a user reading ``c_t.grad`` (``return_states``)
+would get only the part that flows through step t+1.
 
-Inside, the LSTM's gates are reordered to (o, i, f, g) and every sigmoid gate's rows are halved
-once per call, so each step takes a single ``tanh`` over all gates
-(sigmoid(a) = (1 + tanh(a/2)) / 2; halving is exact in binary floating point); the deltas are
-taken with respect to those internal pre-activations, and the weight gradients are scaled and
-reordered back at the end.
+The kernels keep PyTorch's gate order and the weights as given (no copies); the LSTM takes one
+``tanh`` over all four gates per step, halving the sigmoid gates' pre-activations first
+(sigmoid(a) = (1 + tanh(a/2)) / 2).
 
 ``fusion`` / ``unfused`` cap how far the zoo fuses (see ``fusion``).
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -37,7 +38,7 @@ import minigrad as mg
 from minigrad import Function, ShapeError
 
 __all__ = [
-    "fusion", "unfused", "fusion_level", "OPS", "CELL", "SEQUENCE",
+    "fusion", "unfused", "fusion_level", "current_level", "OPS", "CELL", "SEQUENCE",
     "RNNCellStep", "LSTMCellStep", "LSTMHidden", "GRUCellStep", "RNNSequence", "LSTMSequence", "GRUSequence",
     "rnn_cell", "lstm_cell", "gru_cell", "rnn_sequence", "lstm_sequence", "gru_sequence",
 ]
@@ -87,10 +88,11 @@ class fusion:
         _CAP = self._saved.pop()
 
     def __call__(self, func):
+        # entering saves onto a stack, so one instance serves nested and recursive calls
+        @functools.wraps(func)
         def wrapper(*args, **kwargs):
             with self:
                 return func(*args, **kwargs)
-        wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
         return wrapper
 
 
@@ -290,9 +292,22 @@ class GRUCellStep(Function):
 _ALL, _SOME, _NONE = 0, 1, 2  # how many of the batch's sequences are real at a step
 
 
+def _rows(T: int, reverse: bool, masked: bool) -> tuple:
+    """Where a sequence kernel's packed output (T + k, B, H) keeps the outputs and h_n.
+
+    Without a mask the state buffer is the packed output: its T + 1 rows hold h0 and the state
+    after each step (so the outputs and h_n are views of it, not copies); with a mask the outputs
+    (zero at padded steps) differ from the states and take the first T rows, h_n row T. The LSTM's
+    c_n is always row T + 1.
+    """
+    if masked:
+        return slice(0, T), T
+    return (slice(0, T), 0) if reverse else (slice(1, T + 1), T)
+
+
 class _Sequence(Function):
-    """What the sequence kernels share: checks, the step plan (direction and mask), the internal
-    weight layout and its undoing, and the weight gradients as products over all steps.
+    """What the sequence kernels share: checks, the step plan (direction and mask), the packed
+    output, and the weight gradients as products over all steps.
 
     Buffers are in time order. The state buffer ``S`` (T+1, B, H) holds the initial state and the
     state after each step: running forward, step t reads ``S[t]`` and writes ``S[t+1]``; in
@@ -301,22 +316,20 @@ class _Sequence(Function):
     """
 
     gates = 1
-    states = 1    # h, or h and c
-    blocks = None  # the internal gate order as PyTorch's block indices (None: unchanged)
-    halves = 0     # the first ``halves`` internal blocks are sigmoid gates, computed from a/2
+    states = 1  # h, or h and c
 
-    def _begin(self, X, states, w_ih, w_hh, biases, reverse: bool, mask) -> None:
+    def _begin(self, X, states, w_ih, w_hh, biases, reverse: bool, mask) -> np.ndarray:
+        """Check and plan; returns the state buffer S with the initial state in place."""
         _check(self.op, self.gates, X, states, w_ih, w_hh, biases, 3)
         T, B, D = X.shape
         H = w_hh.shape[1]
         if T == 0:
             raise ShapeError(f"{self.op}: the input has no time steps (shape {X.shape})")
         self.T, self.B, self.H, self.dtype = T, B, H, X.dtype
-        self.rows, self.scale = self._layout(H, X.dtype)
-        self.w_ih, self.w_hh = self._internal(w_ih), self._internal(w_hh)
+        self.w_ih, self.w_hh = w_ih, w_hh
         self.X2 = X.reshape(T * B, D)
         new, prev = (0, 1) if reverse else (1, 0)
-        self.new = slice(new, new + T)  # S[self.new]: the outputs, S[self.prev]: the states entering
+        self.new = slice(new, new + T)  # S[self.new]: the state after each step, S[self.prev]: before
         self.prev = slice(prev, prev + T)
         self.init, self.final = (T, 0) if reverse else (0, T)
         if mask is None:
@@ -331,62 +344,38 @@ class _Sequence(Function):
             self.pad = ~mask[:, :, None]
         order = range(T - 1, -1, -1) if reverse else range(T)
         self.plan = [(t, t + new, t + prev, kinds[t]) for t in order]
-
-    def _layout(self, H: int, dtype):
-        """Rows of PyTorch's gate blocks in internal order, and each internal row's scale (or None)."""
-        rows = None if self.blocks is None else np.concatenate([np.arange(k * H, (k + 1) * H) for k in self.blocks])
-        if not self.halves:
-            return rows, None
-        scale = np.ones(self.gates * H, dtype=dtype)
-        scale[:self.halves * H] = 0.5
-        return rows, scale
-
-    def _internal(self, p: np.ndarray) -> np.ndarray:
-        """A weight or bias in internal order, sigmoid rows halved (a copy unless nothing changes)."""
-        if self.rows is not None:
-            p = p[self.rows]
-        if self.scale is None:
-            return p
-        return p * (self.scale[:, None] if p.ndim == 2 else self.scale)
-
-    def _restore(self, d: np.ndarray, axis: int = 0) -> np.ndarray:
-        """Undo ``_internal`` on a gradient whose gate rows lie along ``axis``: W_int = s * W[rows],
-        so dL/dW[rows] = s * dL/dW_int."""
-        if self.scale is not None:
-            d = d * self.scale.reshape((-1,) + (1,) * (d.ndim - axis - 1))
-        if self.rows is None:
-            return d
-        out = np.empty_like(d)
-        out[(slice(None),) * axis + (self.rows,)] = d
-        return out
+        self.packed = np.empty((T + self.states, B, H), dtype=X.dtype)
+        S = self.packed[:T + 1] if mask is None else np.empty((T + 1, B, H), dtype=X.dtype)
+        S[self.init] = states[0]
+        self.S = S
+        return S
 
     def _project(self, bias) -> np.ndarray:
-        """Input projection of all steps at once: (T, B, G*H) = X W_ih^T (+ bias), internal order."""
+        """Input projection of all steps at once: (T, B, G*H) = X W_ih^T (+ bias)."""
         A = np.dot(self.X2, self.w_ih.T)
         if bias is not None:
             A += bias
         return A.reshape(self.T, self.B, -1)
 
-    def _state_buffer(self, s0: np.ndarray) -> np.ndarray:
-        S = np.empty((self.T + 1, self.B, self.H), dtype=self.dtype)
-        S[self.init] = s0
-        return S
+    def _pack(self, C=None) -> np.ndarray:
+        """The packed output (see ``_rows``); with a mask, the outputs are written in now."""
+        T, P = self.T, self.packed
+        if self.m is not None:
+            np.multiply(self.S[self.new], self.m, out=P[:T])
+            P[T] = self.S[self.final]
+        if C is not None:
+            P[T + 1] = C[self.final]
+        return P
 
-    def _pack(self, *buffers) -> np.ndarray:
-        """(T + k, B, H): the outputs (zero at padded steps), then the final value of each buffer."""
-        T = self.T
-        out = np.empty((T + len(buffers),) + buffers[0].shape[1:], dtype=self.dtype)
+    def _output_grad(self, g: np.ndarray) -> tuple:
+        """dL/dh_t from the outputs (T, B, H), and the gradient that arrived at h_n on its own.
+
+        Without a mask the last output and h_n are one row of the packed output, so its
+        gradient already holds both; padded steps' outputs were zeros and send nothing.
+        """
         if self.m is None:
-            out[:T] = buffers[0][self.new]
-        else:
-            np.multiply(buffers[0][self.new], self.m, out=out[:T])
-        for k, buf in enumerate(buffers):
-            out[T + k] = buf[self.final]
-        return out
-
-    def _output_grad(self, g: np.ndarray) -> np.ndarray:
-        """dL/dh_t from the outputs; padded steps' outputs were zeros, so they send nothing."""
-        return g[:self.T] if self.m is None else g[:self.T] * self.m
+            return g[self.new], np.zeros_like(g[0])
+        return g[:self.T] * self.m, g[self.T].copy()
 
     def _masked(self, *arrays) -> None:
         """Zero padded rows in place: a padded step's new state is not used, so nothing flows into it."""
@@ -408,11 +397,11 @@ class _Sequence(Function):
         k = 1 + self.states
         grads = [np.dot(Ai, self.w_ih).reshape(T, B, -1) if need[0] else None]
         grads += [d if n else None for d, n in zip(dstates, need[1:k])]
-        grads.append(self._restore(np.dot(Ai.T, self.X2)) if need[k] else None)
-        grads.append(self._restore(np.dot(Ah.T, self._h_prev().reshape(T * B, -1))) if need[k + 1] else None)
+        grads.append(np.dot(Ai.T, self.X2) if need[k] else None)
+        grads.append(np.dot(Ah.T, self.S[self.prev].reshape(T * B, -1)) if need[k + 1] else None)
         if len(need) > k + 2:
-            db_i = self._restore(Ai.sum(axis=0)) if need[k + 2] or (shared and need[k + 3]) else None
-            db_h = db_i if shared else self._restore(Ah.sum(axis=0)) if need[k + 3] else None
+            db_i = Ai.sum(axis=0) if need[k + 2] or (shared and need[k + 3]) else None
+            db_h = db_i if shared else Ah.sum(axis=0) if need[k + 3] else None
             grads += [db_i if need[k + 2] else None, db_h if need[k + 3] else None]
         return tuple(grads)
 
@@ -424,7 +413,6 @@ class _Sequence(Function):
         dA_i, dA_h, dstates = self._deltas(g)
         T, B = self.T, self.B
         Ai, Ah = dA_i.reshape(T, B, -1), dA_h.reshape(T, B, -1)
-        X = self.X2.reshape(T, B, -1)
         per_step = [None]
         first = next((t for t, _, _, kind in self.plan if kind != _NONE), None)
         for d in dstates:  # the initial state is read by the first step that is computed
@@ -432,10 +420,10 @@ class _Sequence(Function):
             if first is not None:
                 rows[first] = d
             per_step.append(rows)
-        per_step.append(self._restore(np.matmul(Ai.transpose(0, 2, 1), X), axis=1))
-        per_step.append(self._restore(np.matmul(Ah.transpose(0, 2, 1), self._h_prev()), axis=1))
+        per_step.append(np.matmul(Ai.transpose(0, 2, 1), self.X2.reshape(T, B, -1)))
+        per_step.append(np.matmul(Ah.transpose(0, 2, 1), self.S[self.prev]))
         if len(self.needs_input_grad) > len(per_step):
-            per_step += [self._restore(Ai.sum(axis=1), axis=1), self._restore(Ah.sum(axis=1), axis=1)]
+            per_step += [Ai.sum(axis=1), Ah.sum(axis=1)]
         return tuple(per_step)
 
     def _back(self, da: np.ndarray, dh: np.ndarray, keep: np.ndarray, t: int, kind: int) -> None:
@@ -448,12 +436,8 @@ class _Sequence(Function):
         else:
             np.dot(da, self.w_hh, out=dh)
 
-    def _h_prev(self) -> np.ndarray:
-        """(T, B, H): the hidden state entering each step, in time order."""
-        return self.S[self.prev]
-
     def _deltas(self, g) -> tuple:
-        """dL/da_i and dL/da_h (T, B, G*H) in internal order, and the initial states' gradients."""
+        """dL/da_i and dL/da_h (T, B, G*H), and the initial states' gradients."""
         raise NotImplementedError
 
 
@@ -461,17 +445,16 @@ class RNNSequence(_Sequence):
     """An Elman layer over a whole sequence as one node: ``h_t = act(x_t W_ih^T + h_{t-1} W_hh^T + b)``.
 
     Inputs ``(X (T, B, D), h0 (B, H), weight_ih, weight_hh[, bias_ih, bias_hh])``; options
-    ``nonlinearity``, ``reverse``, ``mask`` ((T, B) bool or None). Returns (T + 1, B, H): the
-    outputs, then h_n. Backward: da_t = dh_t * act'(a_t), dh_{t-1} = da_t W_hh.
+    ``nonlinearity``, ``reverse``, ``mask`` ((T, B) bool or None). Returns the outputs and h_n
+    packed in (T + 1, B, H) (see ``_rows``). Backward: da_t = dh_t * act'(a_t), dh_{t-1} = da_t W_hh.
     """
 
     op = "rnn_sequence"
 
     def forward(self, X, h0, w_ih, w_hh, *biases, nonlinearity="tanh", reverse=False, mask=None):
         self.tanh = _is_tanh(self.op, nonlinearity)
-        self._begin(X, (h0,), w_ih, w_hh, biases, reverse, mask)
+        S = self._begin(X, (h0,), w_ih, w_hh, biases, reverse, mask)
         A = self._project(biases[0] + biases[1] if biases else None)
-        S = self._state_buffer(h0)
         whT = w_hh.T
         act = np.tanh if self.tanh else _relu_
         pad = self.pad
@@ -485,23 +468,23 @@ class RNNSequence(_Sequence):
             act(s, out=s)
             if kind == _SOME:
                 np.copyto(s, S[prev], where=pad[t])
-        self.S = S
-        return self._pack(S)
+        return self._pack()
 
     def _deltas(self, g):
         Y = self.S[self.new]
-        D = 1 - Y * Y if self.tanh else (Y > 0).astype(self.dtype)  # act'(a_t), read off h_t
-        self._masked(D)
-        G = self._output_grad(g)
-        dA = np.empty_like(D)
-        dh = g[self.T].copy()
+        dA = np.empty_like(Y)  # act'(a_t), read off h_t; times dL/dh_t step by step
+        if self.tanh:
+            _dtanh_(Y, dA)
+        else:
+            np.greater(Y, 0, out=dA)
+        self._masked(dA)
+        G, dh = self._output_grad(g)
         keep = np.empty_like(dh)
         for t, _, _, kind in reversed(self.plan):
-            if kind == _NONE:
-                dA[t] = 0
+            if kind == _NONE:  # nothing was computed; the masked factors are zero
                 continue
             dh += G[t]
-            np.multiply(dh, D[t], out=dA[t])
+            dA[t] *= dh
             self._back(dA[t], dh, keep, t, kind)
         return dA, dA, (dh,)
 
@@ -510,26 +493,47 @@ def _relu_(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.maximum(a, 0, out=out)
 
 
+def _dsig_(s: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """s (1 - s) into ``out``: the derivative of s = sigmoid(a)."""
+    np.subtract(1, s, out=out)
+    out *= s
+    return out
+
+
+def _dtanh_(y: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """1 - y^2 into ``out``: the derivative of y = tanh(a)."""
+    np.multiply(y, y, out=out)
+    np.subtract(1, out, out=out)
+    return out
+
+
 class LSTMSequence(_Sequence):
     """An LSTM layer over a whole sequence as one node (equations as ``LSTMCellStep``).
 
     Inputs ``(X, h0, c0, weight_ih, weight_hh[, bias_ih, bias_hh])``; options ``reverse``,
-    ``mask``. Returns (T + 2, B, H): the outputs, then h_n, then c_n.
+    ``mask``. Returns the outputs, h_n and c_n packed in (T + 2, B, H) (see ``_rows``).
+
+    Each step takes one ``tanh`` over all four gates: the sigmoid gates' pre-activations are
+    halved first, as sigmoid(a) = (1 + tanh(a/2)) / 2.
     """
 
     op = "lstm_sequence"
     gates, states = 4, 2
-    blocks, halves = (3, 0, 1, 2), 3  # internal order o, i, f, g: sigmoids first, then i, f, g together
 
     def forward(self, X, h0, c0, w_ih, w_hh, *biases, reverse=False, mask=None):
-        self._begin(X, (h0, c0), w_ih, w_hh, biases, reverse, mask)
-        H = self.H
-        A = self._project(self._internal(biases[0] + biases[1]) if biases else None)  # becomes the gates
-        S, C = self._state_buffer(h0), self._state_buffer(c0)
-        TC = np.empty((self.T, self.B, H), dtype=self.dtype)  # tanh(c_t)
-        tmp = np.empty((self.B, 4 * H), dtype=self.dtype)
-        ig = np.empty((self.B, H), dtype=self.dtype)
-        whT = self.w_hh.T
+        S = self._begin(X, (h0, c0), w_ih, w_hh, biases, reverse, mask)
+        T, B, H = self.T, self.B, self.H
+        half = np.full(4 * H, 0.5, dtype=self.dtype)  # per gate i, f, g, o: tanh's argument is a * half
+        half[2 * H:3 * H] = 1
+        shift = 1 - half  # then sigmoid = tanh * 1/2 + 1/2, g = tanh * 1 + 0
+        A = self._project(biases[0] + biases[1] if biases else None)  # becomes the gates
+        A *= half
+        C = np.empty((T + 1, B, H), dtype=self.dtype)
+        C[self.init] = c0
+        TC = np.empty((T, B, H), dtype=self.dtype)  # tanh(c_t)
+        tmp = np.empty((B, 4 * H), dtype=self.dtype)
+        ig = np.empty((B, H), dtype=self.dtype)
+        whT = w_hh.T
         pad = self.pad
         for t, new, prev, kind in self.plan:
             if kind == _NONE:
@@ -537,51 +541,51 @@ class LSTMSequence(_Sequence):
                 continue
             a = A[t]
             np.dot(S[prev], whT, out=tmp)
+            tmp *= half
             a += tmp
             np.tanh(a, out=a)
-            sig = a[:, :3 * H]
-            sig *= 0.5
-            sig += 0.5
+            a *= half
+            a += shift
             c = C[new]
-            np.multiply(a[:, 2 * H:3 * H], C[prev], out=c)  # f * c
-            np.multiply(a[:, H:2 * H], a[:, 3 * H:], out=ig)  # i * g
+            np.multiply(a[:, H:2 * H], C[prev], out=c)  # f * c
+            np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)  # i * g
             c += ig
             np.tanh(c, out=TC[t])
-            np.multiply(a[:, :H], TC[t], out=S[new])  # o * tanh(c')
+            np.multiply(a[:, 3 * H:], TC[t], out=S[new])  # o * tanh(c')
             if kind == _SOME:
                 np.copyto(S[new], S[prev], where=pad[t])
                 np.copyto(c, C[prev], where=pad[t])
-        self.S, self.C, self.A, self.TC = S, C, A, TC
-        return self._pack(S, C)
+        self.C, self.A, self.TC = C, A, TC
+        return self._pack(C)
 
     def _deltas(self, g):
         T, B, H = self.T, self.B, self.H
         A, TC = self.A, self.TC
-        o, i, f, gg = A[..., :H], A[..., H:2 * H], A[..., 2 * H:3 * H], A[..., 3 * H:]
-        # the step's factors that do not depend on the incoming gradient, for all steps at once;
-        # the sigmoid gates' factors are doubled: their deltas are taken w.r.t. a/2
-        Kc = o * (1 - TC * TC)              # dc += dh * Kc
-        Ko = TC * (2 * o * (1 - o))         # da_o = dh * Ko
-        Kifg = np.empty((T, B, 3, H), dtype=self.dtype)  # (da_i, da_f, da_g) = dc * Kifg
-        np.multiply(gg, 2 * i * (1 - i), out=Kifg[:, :, 0])
-        np.multiply(self.C[self.prev], 2 * f * (1 - f), out=Kifg[:, :, 1])
-        np.multiply(i, 1 - gg * gg, out=Kifg[:, :, 2])
-        self._masked(Kc, Ko, Kifg)
-        F = self._carry(f, 1)              # dc_prev = dc * F
-        G = self._output_grad(g)
+        i, f, gg, o = (A[..., k * H:(k + 1) * H] for k in range(4))
+        # dA starts as each gate's factor that does not depend on the incoming gradient, for all
+        # steps at once, and is multiplied by dc (gates i, f, g) or dh (gate o) step by step
         dA = np.empty((T, B, 4, H), dtype=self.dtype)
+        Ki, Kf, Kg, Ko = (dA[:, :, k] for k in range(4))
+        np.multiply(_dsig_(i, Ki), gg, out=Ki)                # da_i = dc * g * i'
+        np.multiply(_dsig_(f, Kf), self.C[self.prev], out=Kf)  # da_f = dc * c_prev * f'
+        np.multiply(_dtanh_(gg, Kg), i, out=Kg)               # da_g = dc * i * g'
+        np.multiply(_dsig_(o, Ko), TC, out=Ko)                # da_o = dh * tanh(c) * o'
+        Kc = _dtanh_(TC, np.empty_like(TC))
+        Kc *= o                                                # dc += dh * o * (1 - tanh(c)^2)
+        self._masked(Kc, dA)
+        F = self._carry(f, 1)                                  # dc_prev = dc * F
+        G, dh = self._output_grad(g)
+        dc = g[T + 1].copy()
         dA2 = dA.reshape(T, B, 4 * H)
-        dh, dc = g[T].copy(), g[T + 1].copy()
         tmp = np.empty_like(dh)
         for t, _, _, kind in reversed(self.plan):
-            if kind == _NONE:
-                dA[t] = 0
+            if kind == _NONE:  # nothing was computed; the masked factors are zero
                 continue
             dh += G[t]
             np.multiply(dh, Kc[t], out=tmp)
             dc += tmp
-            np.multiply(dh, Ko[t], out=dA[t, :, 0])
-            np.multiply(dc[:, None, :], Kifg[t], out=dA[t, :, 1:])
+            dA[t, :, :3] *= dc[:, None, :]
+            dA[t, :, 3] *= dh
             dc *= F[t]
             self._back(dA2[t], dh, tmp, t, kind)
         return dA2, dA2, (dh, dc)
@@ -591,23 +595,22 @@ class GRUSequence(_Sequence):
     """A GRU layer over a whole sequence as one node (equations as ``GRUCellStep``).
 
     Inputs ``(X, h0, weight_ih, weight_hh[, bias_ih, bias_hh])``; options ``reverse``, ``mask``.
-    Returns (T + 1, B, H): the outputs, then h_n.
+    Returns the outputs and h_n packed in (T + 1, B, H) (see ``_rows``).
     """
 
     op = "gru_sequence"
-    gates, halves = 3, 2  # r, z are sigmoid gates, computed from a/2
+    gates = 3
 
     def forward(self, X, h0, w_ih, w_hh, *biases, reverse=False, mask=None):
-        self._begin(X, (h0,), w_ih, w_hh, biases, reverse, mask)
+        S = self._begin(X, (h0,), w_ih, w_hh, biases, reverse, mask)
         T, B, H = self.T, self.B, self.H
-        b_ih, b_hh = (self._internal(b) for b in biases) if biases else (None, None)
+        b_ih, b_hh = biases if biases else (None, None)
         AI = self._project(b_ih)  # becomes r, z, n
         if b_hh is not None:
             AI[..., :2 * H] += b_hh[:2 * H]  # b_hr and b_hz add like b_ih; b_hn sits inside r * (.)
         AH = np.empty((T, B, 3 * H), dtype=self.dtype)  # h W_hh^T + b_hh, for r's delta
-        S = self._state_buffer(h0)
         rn = np.empty((B, H), dtype=self.dtype)
-        whT = self.w_hh.T
+        whT = w_hh.T
         pad = self.pad
         for t, new, prev, kind in self.plan:
             if kind == _NONE:
@@ -619,9 +622,7 @@ class GRUSequence(_Sequence):
                 ah[:, 2 * H:] += b_hh[2 * H:]
             rz = ai[:, :2 * H]
             rz += ah[:, :2 * H]
-            np.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5
+            _sigmoid_(rz)
             n = ai[:, 2 * H:]
             np.multiply(ai[:, :H], ah[:, 2 * H:], out=rn)
             n += rn
@@ -632,26 +633,30 @@ class GRUSequence(_Sequence):
             h += n  # h' = n + z * (h - n) = (1 - z) * n + z * h
             if kind == _SOME:
                 np.copyto(h, S[prev], where=pad[t])
-        self.S, self.AI, self.AH = S, AI, AH
-        return self._pack(S)
+        self.AI, self.AH = AI, AH
+        return self._pack()
 
     def _deltas(self, g):
         T, B, H = self.T, self.B, self.H
         AI = self.AI
         r, z, n = AI[..., :H], AI[..., H:2 * H], AI[..., 2 * H:]
-        KI = np.empty((T, B, 3, H), dtype=self.dtype)  # dL/da_i = dh * KI (r, z w.r.t. a/2)
-        np.multiply(1 - z, 1 - n * n, out=KI[:, :, 2])
-        np.multiply(KI[:, :, 2] * self.AH[..., 2 * H:], 2 * r * (1 - r), out=KI[:, :, 0])
-        np.multiply(self._h_prev() - n, 2 * z * (1 - z), out=KI[:, :, 1])
+        # dL/da_i = dh * KI, KI's blocks r, z, n; dL/da_h is the same but for r scaling the n
+        # gate's recurrent term. KI becomes dL/da_i once all dh are known.
+        KI = np.empty((T, B, 3, H), dtype=self.dtype)
+        Kr, Kz, Kn = (KI[:, :, k] for k in range(3))
+        tmp = np.empty((T, B, H), dtype=self.dtype)
+        _dtanh_(n, Kn)
+        Kn *= np.subtract(1, z, out=tmp)                                  # (1 - z) * n'
+        np.multiply(Kn, self.AH[..., 2 * H:], out=Kr)
+        Kr *= _dsig_(r, tmp)                                              # (1 - z) * n' * ah_n * r'
+        np.multiply(_dsig_(z, Kz), np.subtract(self.S[self.prev], n, out=tmp), out=Kz)  # (h - n) * z'
+        del tmp
         self._masked(KI)
-        KH = KI.copy()  # dL/da_h: the same, but r scales the n gate's recurrent term
-        KH[:, :, 2] *= r
         Z = self._carry(z, 1)  # the direct path h -> h' carries dh * z
-        G = self._output_grad(g)
+        G, carry = self._output_grad(g)
         DH = np.empty((T, B, H), dtype=self.dtype)  # dL/dh_t in total
         dAH = np.empty((T, B, 3, H), dtype=self.dtype)
         dAH2 = dAH.reshape(T, B, 3 * H)
-        carry = g[T].copy()
         direct = np.empty_like(carry)
         w_hh = self.w_hh
         for t, _, _, kind in reversed(self.plan):
@@ -659,12 +664,13 @@ class GRUSequence(_Sequence):
                 DH[t], dAH[t] = 0, 0
                 continue
             dh = np.add(carry, G[t], out=DH[t])
-            np.multiply(dh[:, None, :], KH[t], out=dAH[t])
+            np.multiply(dh[:, None, :], KI[t], out=dAH[t])
+            dAH[t, :, 2] *= r[t]
             np.multiply(dh, Z[t], out=direct)
             np.dot(dAH2[t], w_hh, out=carry)
             carry += direct
-        dAI = (DH[:, :, None, :] * KI).reshape(T, B, 3 * H)
-        return dAI, dAH2, (carry,)
+        KI *= DH[:, :, None, :]
+        return KI.reshape(T, B, 3 * H), dAH2, (carry,)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -694,9 +700,10 @@ def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None) -> mg.Tensor:
     return GRUCellStep.apply(x, h, *_params(w_ih, w_hh, b_ih, b_hh))
 
 
-def _unpack(packed: mg.Tensor, states: int) -> tuple:
+def _unpack(packed: mg.Tensor, states: int, reverse: bool, mask) -> tuple:
     T = packed.shape[0] - states
-    return (packed[:T],) + tuple(packed[T + k] for k in range(states))
+    outputs, h_n = _rows(T, reverse, mask is not None)
+    return (packed[outputs], packed[h_n]) + ((packed[T + 1],) if states == 2 else ())
 
 
 def rnn_sequence(X, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "tanh", *,
@@ -708,16 +715,16 @@ def rnn_sequence(X, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "t
     """
     packed = RNNSequence.apply(X, h0, *_params(w_ih, w_hh, b_ih, b_hh), nonlinearity=nonlinearity,
                                reverse=reverse, mask=mask)
-    return _unpack(packed, 1)
+    return _unpack(packed, 1, reverse, mask)
 
 
 def lstm_sequence(X, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, *, reverse: bool = False, mask=None) -> tuple:
     """An LSTM layer over X (T, B, D) as one node -> (outputs (T, B, H), h_n, c_n); see ``rnn_sequence``."""
     packed = LSTMSequence.apply(X, h0, c0, *_params(w_ih, w_hh, b_ih, b_hh), reverse=reverse, mask=mask)
-    return _unpack(packed, 2)
+    return _unpack(packed, 2, reverse, mask)
 
 
 def gru_sequence(X, h0, w_ih, w_hh, b_ih=None, b_hh=None, *, reverse: bool = False, mask=None) -> tuple:
     """A GRU layer over X (T, B, D) as one node -> (outputs (T, B, H), h_n); see ``rnn_sequence``."""
     packed = GRUSequence.apply(X, h0, *_params(w_ih, w_hh, b_ih, b_hh), reverse=reverse, mask=mask)
-    return _unpack(packed, 1)
+    return _unpack(packed, 1, reverse, mask)
