@@ -172,6 +172,8 @@ def test_cell_errors_name_the_shapes():
         cell(mg.zeros(2, 3), mg.zeros(2, 4))
     with pytest.raises(TypeError, match="input dtype float64 differs from the parameters' float32"):
         cell(mg.zeros(2, 3, dtype=np.float64))
+    with pytest.raises(TypeError, match="hidden state dtype float64 differs from the parameters' float32"):
+        cell(mg.zeros(2, 3), (mg.zeros(2, 4), mg.zeros(2, 4, dtype=np.float64)))
     with pytest.raises(ValueError, match="nonlinearity"):
         RNNCell(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="hidden_size must be a positive integer"):

@@ -218,6 +218,8 @@ def test_kernel_errors_name_the_op_and_the_shapes():
         kernels.gru_cell(X[0], h, *cell.parameters())
     with pytest.raises(mg.ShapeError, match=r"mask of shape \(2, 5\), expected \(T, B\) = \(5, 2\)"):
         kernels.lstm_sequence(X, h, h, *cell.parameters(), mask=np.ones((2, 5), bool))
+    with pytest.raises(TypeError, match=r"need one dtype.*got float64, float32, float64"):
+        kernels.lstm_sequence(X, h.float(), h, *cell.parameters())
     rnn = make_cell("rnn_tanh", 3, 4)
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"):
         kernels.rnn_sequence(X, h, *rnn.parameters(), nonlinearity="sigmoid")

@@ -143,6 +143,9 @@ class CellBase(Module):
         s = _as_tensor(state)
         if s.shape != expected:
             raise ValueError(f"{type(self).__name__}: expected hidden state of shape {expected}, got {s.shape}")
+        if s.dtype != self.weight_hh.dtype:
+            raise TypeError(f"{type(self).__name__}: hidden state dtype {s.dtype} differs from the parameters' "
+                            f"{self.weight_hh.dtype}")
         return s
 
     # the projections every cell uses: W @ x + b for a batch of row vectors, one node each
@@ -214,8 +217,7 @@ class RNNCell(CellBase):
         return kernels.rnn_cell(x, h, *self._weights(), self.nonlinearity)
 
     def fused_sequence(self, xs, h, *, mask=None, reverse=False):
-        out, h_n = kernels.rnn_sequence(xs, h, *self._weights(), self.nonlinearity, reverse=reverse, mask=mask)
-        return out, h_n
+        return kernels.rnn_sequence(xs, h, *self._weights(), self.nonlinearity, reverse=reverse, mask=mask)
 
     def extra_repr(self) -> str:
         extra = "" if self.nonlinearity == "tanh" else ", nonlinearity='relu'"
@@ -325,8 +327,7 @@ class GRUCell(CellBase):
         return kernels.gru_cell(x, h, *self._weights())
 
     def fused_sequence(self, xs, h, *, mask=None, reverse=False):
-        out, h_n = kernels.gru_sequence(xs, h, *self._weights(), reverse=reverse, mask=mask)
-        return out, h_n
+        return kernels.gru_sequence(xs, h, *self._weights(), reverse=reverse, mask=mask)
 
 
 # helpers ----------------------------------------------------------------------------------------

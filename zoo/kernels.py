@@ -124,6 +124,10 @@ def _check(op: str, gates: int, x, states, w_ih, w_hh, biases, x_rank: int) -> N
         lead = "(B, D)" if x_rank == 2 else "(T, B, D)"
         raise ShapeError(f"{op}: got shapes {shapes}; expected x {lead}, state(s) (B, H), "
                          f"weight_ih ({gates}H, D), weight_hh ({gates}H, H), biases ({gates}H,)")
+    if any(a.dtype != x.dtype for a in (*states, w_ih, w_hh, *biases)):
+        dtypes = ", ".join(str(a.dtype) for a in (x, *states, w_ih, w_hh, *biases))
+        raise TypeError(f"{op}: the input, state(s) and parameters need one dtype (no silent casts), "
+                        f"got {dtypes}")
 
 
 def _affine_grads(need, x, h, w_ih, w_hh, da_i, da_h) -> list:

@@ -2,7 +2,10 @@
 
 ``unroll`` is where time is: it labels each step's nodes with a ``t=<t>`` scope (so viz can draw
 the unrolled graph step by step and ``zoo.bptt`` can split gradients by step) and it is where
-padding is handled. Cells only know one step; layers only compose cells and this loop.
+padding is handled. Cells only know one step; layers only compose cells and this loop. (By
+default a layer hands the whole loop to one fused node per layer and direction, a cell's
+``fused_sequence``, which computes what ``unroll`` computes; ``tests/test_kernels.py`` holds
+them equal.)
 """
 from __future__ import annotations
 
