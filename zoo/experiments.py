@@ -227,7 +227,7 @@ def plot_results(results: list[RunResult], path) -> object:
         ax.set_xlabel("training step")
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel("test MSE" if task == "adding" else "test cross-entropy (nats/step)")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="lower left")
     fig.suptitle("the adding problem" if task == "adding" else "copy memory")
     fig.tight_layout()
     return write_svg(fig, path)
