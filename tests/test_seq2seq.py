@@ -10,16 +10,17 @@ import pytest
 
 import minigrad as mg
 from minigrad.io import CheckpointError
-from tests import rnn_reference as ref
 from zoo.models.attention import (
     AdditiveAttention, MultiplicativeAttention, make_attention, masked_softmax,
 )
 from zoo.models.seq2seq import (
-    Seq2Seq, Seq2SeqConfig, Translator, add_train_arguments, add_translate_arguments, attention_svg,
+    AttentionMap, Seq2Seq, Seq2SeqConfig, Translator, add_train_arguments, add_translate_arguments, attention_svg,
     attention_weights, length_penalty, train_from_args, translate_from_args,
 )
-from zoo.tasks.seq2seq import date_task, reversal_task
+from zoo.tasks.seq2seq import reversal_task
 from zoo.tasks.vocab import BOS, EOS, PAD
+
+import rnn_reference as ref
 
 ATTENTIONS = ("additive", "multiplicative", "dot", "none")
 
@@ -476,8 +477,7 @@ def test_translator_round_trips_through_a_checkpoint(tmp_path):
 
 
 def test_svg_heatmap_is_well_formed():
-    amap = attention_weights.__globals__["AttentionMap"](np.array([[0.25, 0.75], [1.0, 0.0]]), ["a", "<&"],
-                                                       ["x", "<eos>"])
+    amap = AttentionMap(np.array([[0.25, 0.75], [1.0, 0.0]]), ["a", "<&"], ["x", "<eos>"])
     root = ET.fromstring(attention_svg(amap, title="a <&"))
     rects = [e for e in root.iter() if e.tag.endswith("rect")]
     assert len(rects) == 2 * 2 + 2
@@ -507,6 +507,16 @@ def test_train_and_translate_from_the_command_line(tmp_path, capsys):
     resumed = train_from_args(parse(add_train_arguments, argv[:argv.index("--steps") + 1] + ["5"]
                                     + argv[argv.index("--steps") + 2:] + ["--resume"]))
     assert resumed["steps"] == 5
+
+
+def test_learning_rate_decays_over_known_steps_and_stays_constant_under_a_time_budget(tmp_path):
+    tiny_run = ["--task", "reversal", "--length", "3", "--n-train", "50", "--n-test", "10", "--hidden", "4",
+                "--embed", "2", "--batch-size", "4", "--quiet"]
+    for budget, schedule in ((["--steps", "2"], "cosine"), (["--minutes", "0.002"], "constant")):
+        out = tmp_path / schedule
+        train_from_args(parse(add_train_arguments, tiny_run + budget + ["--out", str(out)]))
+        saved = mg.io.load(out / "seq2seq_reversal" / "checkpoint.npz")
+        assert saved["extra"]["train_config"]["schedule"] == schedule
 
 
 def test_command_line_errors_are_one_clear_line(tmp_path):
