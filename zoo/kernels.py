@@ -534,14 +534,14 @@ class LSTMSequence(_Sequence):
         A *= half
         C = np.empty((T + 1, B, H), dtype=self.dtype)
         C[self.init] = c0
-        TC = np.empty((T, B, H), dtype=self.dtype)  # tanh(c_t)
         tmp = np.empty((B, 4 * H), dtype=self.dtype)
         ig = np.empty((B, H), dtype=self.dtype)
+        tc = np.empty((B, H), dtype=self.dtype)  # tanh(c'); backward computes it again rather than keep T of them
         whT = w_hh.T
         pad = self.pad
         for t, new, prev, kind in self.plan:
             if kind == _NONE:
-                S[new], C[new], A[t], TC[t] = S[prev], C[prev], 0, 0
+                S[new], C[new], A[t] = S[prev], C[prev], 0
                 continue
             a = A[t]
             np.dot(S[prev], whT, out=tmp)
@@ -554,18 +554,19 @@ class LSTMSequence(_Sequence):
             np.multiply(a[:, H:2 * H], C[prev], out=c)  # f * c
             np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)  # i * g
             c += ig
-            np.tanh(c, out=TC[t])
-            np.multiply(a[:, 3 * H:], TC[t], out=S[new])  # o * tanh(c')
+            np.tanh(c, out=tc)
+            np.multiply(a[:, 3 * H:], tc, out=S[new])  # o * tanh(c')
             if kind == _SOME:
                 np.copyto(S[new], S[prev], where=pad[t])
                 np.copyto(c, C[prev], where=pad[t])
-        self.C, self.A, self.TC = C, A, TC
+        self.C, self.A = C, A
         return self._pack(C)
 
     def _deltas(self, g):
         T, B, H = self.T, self.B, self.H
-        A, TC = self.A, self.TC
+        A = self.A
         i, f, gg, o = (A[..., k * H:(k + 1) * H] for k in range(4))
+        Kc = np.tanh(self.C[self.new])  # tanh(c_t), then dc += dh * o * (1 - tanh(c_t)^2)
         # dA starts as each gate's factor that does not depend on the incoming gradient, for all
         # steps at once, and is multiplied by dc (gates i, f, g) or dh (gate o) step by step
         dA = np.empty((T, B, 4, H), dtype=self.dtype)
@@ -573,9 +574,9 @@ class LSTMSequence(_Sequence):
         np.multiply(_dsig_(i, Ki), gg, out=Ki)                # da_i = dc * g * i'
         np.multiply(_dsig_(f, Kf), self.C[self.prev], out=Kf)  # da_f = dc * c_prev * f'
         np.multiply(_dtanh_(gg, Kg), i, out=Kg)               # da_g = dc * i * g'
-        np.multiply(_dsig_(o, Ko), TC, out=Ko)                # da_o = dh * tanh(c) * o'
-        Kc = _dtanh_(TC, np.empty_like(TC))
-        Kc *= o                                                # dc += dh * o * (1 - tanh(c)^2)
+        np.multiply(_dsig_(o, Ko), Kc, out=Ko)                # da_o = dh * tanh(c) * o'
+        _dtanh_(Kc, Kc)
+        Kc *= o
         self._masked(Kc, dA)
         F = self._carry(f, 1)                                  # dc_prev = dc * F
         G, dh = self._output_grad(g)
@@ -612,23 +613,26 @@ class GRUSequence(_Sequence):
         AI = self._project(b_ih)  # becomes r, z, n
         if b_hh is not None:
             AI[..., :2 * H] += b_hh[:2 * H]  # b_hr and b_hz add like b_ih; b_hn sits inside r * (.)
-        AH = np.empty((T, B, 3 * H), dtype=self.dtype)  # h W_hh^T + b_hh, for r's delta
+        AHN = np.empty((T, B, H), dtype=self.dtype)  # W_hn h + b_hn, for r's delta
+        ah = np.empty((B, 3 * H), dtype=self.dtype)
         rn = np.empty((B, H), dtype=self.dtype)
         whT = w_hh.T
         pad = self.pad
         for t, new, prev, kind in self.plan:
             if kind == _NONE:
-                S[new], AI[t], AH[t] = S[prev], 0, 0
+                S[new], AI[t], AHN[t] = S[prev], 0, 0
                 continue
-            ah, ai = AH[t], AI[t]
+            ai, ahn = AI[t], AHN[t]
             np.dot(S[prev], whT, out=ah)
-            if b_hh is not None:
-                ah[:, 2 * H:] += b_hh[2 * H:]
+            if b_hh is None:
+                ahn[...] = ah[:, 2 * H:]
+            else:
+                np.add(ah[:, 2 * H:], b_hh[2 * H:], out=ahn)
             rz = ai[:, :2 * H]
             rz += ah[:, :2 * H]
             _sigmoid_(rz)
             n = ai[:, 2 * H:]
-            np.multiply(ai[:, :H], ah[:, 2 * H:], out=rn)
+            np.multiply(ai[:, :H], ahn, out=rn)
             n += rn
             np.tanh(n, out=n)
             h = S[new]
@@ -637,7 +641,7 @@ class GRUSequence(_Sequence):
             h += n  # h' = n + z * (h - n) = (1 - z) * n + z * h
             if kind == _SOME:
                 np.copyto(h, S[prev], where=pad[t])
-        self.AI, self.AH = AI, AH
+        self.AI, self.AHN = AI, AHN
         return self._pack()
 
     def _deltas(self, g):
@@ -651,7 +655,7 @@ class GRUSequence(_Sequence):
         tmp = np.empty((T, B, H), dtype=self.dtype)
         _dtanh_(n, Kn)
         Kn *= np.subtract(1, z, out=tmp)                                  # (1 - z) * n'
-        np.multiply(Kn, self.AH[..., 2 * H:], out=Kr)
+        np.multiply(Kn, self.AHN, out=Kr)
         Kr *= _dsig_(r, tmp)                                              # (1 - z) * n' * ah_n * r'
         np.multiply(_dsig_(z, Kz), np.subtract(self.S[self.prev], n, out=tmp), out=Kz)  # (h - n) * z'
         del tmp
