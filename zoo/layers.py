@@ -230,8 +230,8 @@ class RNNBase(Module):
     def _initial_states(self, hx, B: int, unbatched: bool, dtype) -> list:
         """One initial state per (layer, direction), taken apart from the stacked ``hx``."""
         n = self.num_layers * self.directions
-        cell = self.cell(0)
         if hx is None:
+            cell = self.cell(0)
             return [cell.initial_state(B, dtype) for _ in range(n)]
         expected = (n, self.hidden_size) if unbatched else (n, B, self.hidden_size)
         parts = self._state_parts(hx)
