@@ -21,3 +21,10 @@ def test_reversal_of_length_10_sequences_reaches_99_percent():
     print(f"reversal: {metrics}")
     assert {len(s) for s, _ in task.test} == {10} and len(task.test) == 1000
     assert metrics["exact_match"] >= 0.99
+
+
+@pytest.mark.parametrize("name", ["sorting", "addition"])
+def test_sorting_and_addition_reach_99_percent(name):
+    model, task, metrics = train_task(name, progress=False)
+    print(f"{name}: {metrics}")
+    assert metrics["exact_match"] >= 0.99
