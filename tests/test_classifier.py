@@ -181,6 +181,6 @@ def test_tagger_from_args(tmp_path):
 
 
 @pytest.mark.slow
-def test_lstm_learns_parity_of_16_bits():
-    args = parse(add_train_arguments, ["--steps", "1500", "--quiet", "--out", "/tmp/minigrad-slow-tests"])
+def test_lstm_learns_parity_of_16_bits(tmp_path):
+    args = parse(add_train_arguments, ["--steps", "1500", "--quiet", "--out", str(tmp_path)])
     assert train_from_args(args)["test_accuracy"] > 0.98
