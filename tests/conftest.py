@@ -4,10 +4,15 @@
 """
 import os
 
-import pytest
-from hypothesis import HealthCheck, settings
+# One BLAS thread, as `make test` sets: on 2 shared cores OpenBLAS threads slow small products
+# down by 10-100x. Set before numpy is first imported (by minigrad below) to take effect.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import minigrad as mg
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import minigrad as mg  # noqa: E402
 
 settings.register_profile("minigrad", deadline=None, max_examples=20,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

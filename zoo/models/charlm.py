@@ -185,7 +185,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data")
     g.add_argument("--data", metavar="FILE", help="a UTF-8 text file (default: the standard library's sources)")
     g.add_argument("--max-chars", type=int, help="use at most this many characters of the text")
-    g.add_argument("--batch", type=int, default=32, help="windows per batch (default 32)")
+    g.add_argument("--batch-size", "--batch", dest="batch", type=int, default=32,
+                   help="windows per batch (default 32)")
     g.add_argument("--seq", type=int, default=64, help="characters per window: BPTT length (default 64)")
     g = parser.add_argument_group("model")
     g.add_argument("--cell", choices=tuple(CELLS), default="lstm", help="recurrent cell (default lstm)")
