@@ -6,7 +6,7 @@ context: ``forward`` keeps on ``self`` exactly what ``backward`` needs.
 """
 from __future__ import annotations
 
-import functools
+import contextlib
 
 import numpy as np
 
@@ -222,8 +222,11 @@ def _run_hooks(t: Tensor, g: np.ndarray) -> np.ndarray:
 
 
 # grad-mode switches ---------------------------------------------------------------------------
-class _Switch:
-    """A context manager that sets one engine flag and restores it; also usable as a decorator."""
+class _Switch(contextlib.ContextDecorator):
+    """A context manager that sets one engine flag and restores it; also usable as a decorator.
+
+    Entering saves onto a stack, so one instance serves nested and recursive uses.
+    """
 
     _flag = ""
 
@@ -238,14 +241,6 @@ class _Switch:
 
     def __exit__(self, *exc):
         globals()[self._flag] = self._saved.pop()
-
-    def __call__(self, func):
-        # entering saves onto a stack, so one instance serves nested and recursive calls
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with self:
-                return func(*args, **kwargs)
-        return wrapper
 
 
 class set_grad_enabled(_Switch):

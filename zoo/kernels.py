@@ -30,7 +30,7 @@ The kernels keep PyTorch's gate order and the weights as given (no copies); the 
 """
 from __future__ import annotations
 
-import functools
+import contextlib
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def current_level(level: int, cap: int = SEQUENCE) -> int:
     return min(level, _CAP, cap)
 
 
-class fusion:
+class fusion(contextlib.ContextDecorator):
     """Cap how far zoo cells and layers fuse, inside a ``with`` block (or a decorated function).
 
     ``fusion(False)`` (also ``unfused()``): every cell step is recorded op by op, the graph viz
@@ -86,14 +86,6 @@ class fusion:
     def __exit__(self, *exc):
         global _CAP
         _CAP = self._saved.pop()
-
-    def __call__(self, func):
-        # entering saves onto a stack, so one instance serves nested and recursive calls
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with self:
-                return func(*args, **kwargs)
-        return wrapper
 
 
 def unfused() -> fusion:
