@@ -7,7 +7,7 @@ PY     := $(BIN)/python
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: demo test test-slow bench dot clean
+.PHONY: demo test test-slow bench experiment dot clean
 
 demo: dot $(VENV)/.installed
 	$(PY) -m zoo.demo --out out
@@ -20,6 +20,10 @@ test-slow: dot $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+# the adding problem across cells and lengths (about 30 minutes on two cores)
+experiment: $(VENV)/.installed
+	$(BIN)/minigrad experiment adding --cells rnn,lstm,gru --lengths 10,50,100 --out out
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
