@@ -1,5 +1,6 @@
 """zoo.train: the loop learns, schedules and clipping apply, the metrics log, and checkpoints that
 resume bit for bit — after a normal stop, after Ctrl-C in the forward pass and in the update."""
+import argparse
 import json
 import math
 import os
@@ -11,7 +12,9 @@ import pytest
 import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import nn, optim
-from zoo.train import METRICS, History, TrainConfig, Trainer, TrainingError
+from zoo.train import (
+    METRICS, History, TrainConfig, Trainer, TrainingError, add_arguments, config_from_args, evaluating,
+)
 
 D, C = 5, 3
 
@@ -248,3 +251,38 @@ def test_resume_rejects_a_checkpoint_of_another_model(tmp_path):
 def test_history_defaults():
     h = History()
     assert h.evals == [] and h.last_eval is None and h.losses == []
+
+
+@pytest.mark.parametrize("print_evals", [True, False])
+def test_evaluations_print_a_line_each_or_only_update_the_bar(capsys, print_evals):
+    trainer = Trainer(TinyNet(), batches, config=TrainConfig(steps=6, eval_every=2, log_every=1), evaluate=accuracy,
+                      progress=True, print_evals=print_evals)
+    trainer.fit()
+    out, err = capsys.readouterr()
+    lines = [line for line in (out + err).replace("\r", "\n").splitlines() if line.startswith("step ")]
+    if print_evals:
+        assert [line.split(":")[0] for line in lines] == ["step 2", "step 4", "step 6"] and "acc" in lines[0]
+    else:
+        assert lines == [] and "acc=" in err  # the latest evaluation shows in the bar's readout
+
+
+def test_evaluating_switches_to_eval_mode_without_a_graph_and_restores_the_mode():
+    model = TinyNet()
+    with evaluating(model):
+        assert not model.training and not mg.is_grad_enabled()
+    assert model.training and mg.is_grad_enabled()
+    model.eval()
+    with pytest.raises(ZeroDivisionError), evaluating(model):
+        1 / 0
+    assert not model.training and mg.is_grad_enabled()
+
+
+def test_flags_without_checkpoints_are_not_offered(capsys):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, steps=7, checkpoints=False)
+    assert not {"--resume", "--ckpt-every", "--log-every"} & set(parser._option_string_actions)
+    config = config_from_args(parser.parse_args([]))
+    assert config.steps == 7 and config.ckpt_every is None and config.log_every == 10
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--resume"])
+    assert "unrecognized arguments: --resume" in capsys.readouterr().err

@@ -38,7 +38,7 @@ from minigrad.nn.utils import clip_grad_norm_
 from minigrad.optim import lr_scheduler
 
 __all__ = ["TrainConfig", "Trainer", "History", "TrainingError", "CHECKPOINT", "METRICS", "SCHEDULES",
-           "make_scheduler", "add_arguments", "config_from_args"]
+           "make_scheduler", "evaluating", "add_arguments", "config_from_args"]
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
@@ -128,6 +128,19 @@ def make_scheduler(optimizer, config: TrainConfig):
 
 
 @contextlib.contextmanager
+def evaluating(model):
+    """Run the block with ``model`` in eval mode (no dropout) and without recording a graph; the
+    model's previous mode comes back afterwards, also after an error."""
+    was_training = model.training
+    model.eval()
+    try:
+        with mg.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+@contextlib.contextmanager
 def _deferred_interrupt():
     """Hold Ctrl-C back while the block runs (the update of a step), then raise it.
 
@@ -155,17 +168,22 @@ class Trainer:
     counts a batch's tokens for the tokens/s readout (default: the first array's size).
     ``out_dir`` receives the metrics log and checkpoints; ``run_config`` (JSON-like, e.g. the
     model's config and vocabulary) is stored as the checkpoint's ``config``.
+    ``progress`` shows a tqdm bar; with it, each evaluation prints a line, or with
+    ``print_evals=False`` (many short runs, or a caller that prints the result itself) only
+    updates the bar's readout.
     """
 
     def __init__(self, model, batches: Callable, *, config: TrainConfig, optimizer=None,
                  evaluate: Callable | None = None, out_dir=None, run_config: dict | None = None,
-                 tokens: Callable | None = None, progress: bool = True, desc: str = "train"):
+                 tokens: Callable | None = None, progress: bool = True, print_evals: bool = True,
+                 desc: str = "train"):
         if config.ckpt_every and out_dir is None:
             raise ValueError("Trainer: ckpt_every needs an out_dir to write checkpoints into")
         self.model, self.batches, self.config = model, batches, config
         self.evaluate, self.run_config = evaluate, run_config
         self.tokens = tokens or _default_tokens
-        self.progress, self.desc = progress, desc
+        self.progress, self.print_evals, self.desc = progress, print_evals, desc
+        self._readout = {}  # what the bar shows after the step count: loss, tokens/s, ...
         self.out_dir = None if out_dir is None else pathlib.Path(out_dir)
         self.params = list(model.parameters())
         if optimizer is None:
@@ -232,13 +250,8 @@ class Trainer:
 
     # the loop --------------------------------------------------------------------------------------
     def _run_eval(self) -> dict:
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with mg.no_grad():
-                metrics = dict(self.evaluate(self.model))
-        finally:
-            self.model.train(was_training)
+        with evaluating(self.model):
+            metrics = dict(self.evaluate(self.model))
         # numpy scalars (np.float32 above all) would not survive json.dumps
         return {k: v.item() if isinstance(v, np.generic) else v for k, v in metrics.items()}
 
@@ -316,7 +329,7 @@ class Trainer:
                     mean, tps = window_loss / window_steps, window_tokens / max(now - window_start, 1e-9)
                     self._record(log, {"kind": "train", "step": h.step, "loss": mean, "lr": lr,
                                        "grad_norm": grad_norm, "tokens_per_s": tps, "elapsed": h.elapsed})
-                    bar.set_postfix(self._postfix(mean, tps), refresh=False)
+                    self._show(bar, {"loss": f"{mean:.4f}", "tok/s": f"{tps:,.0f}", **self._time_left()})
                     window_loss, window_steps, window_tokens, window_start = 0.0, 0, 0, now
                 if self.evaluate is not None and c.eval_every and h.step % c.eval_every == 0:
                     self._evaluate_now(log, bar)
@@ -358,23 +371,35 @@ class Trainer:
         record = {"kind": "eval", "step": self.history.step, **metrics, "elapsed": self.history.elapsed}
         self._record(log, record)
         if self.progress:
-            shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
-            (bar.write if bar is not None else tqdm.write)(f"step {self.history.step}: {shown}")
+            shown = {k: f"{v:.4g}" if isinstance(v, float) else str(v) for k, v in metrics.items()}
+            if self.print_evals:
+                text = ", ".join(f"{k} {v}" for k, v in shown.items())
+                (bar.write if bar is not None else tqdm.write)(f"step {self.history.step}: {text}")
+            elif bar is not None:
+                self._show(bar, shown)
         return metrics
 
-    def _postfix(self, loss: float, tps: float) -> dict:
-        post = {"loss": f"{loss:.4f}", "tok/s": f"{tps:,.0f}"}
-        if self.config.max_seconds is not None:
-            post["left"] = f"{max(self.config.max_seconds - self.history.elapsed, 0):.0f}s"
-        return post
+    def _show(self, bar, items: dict) -> None:
+        """Update the bar's readout with ``items`` (the latest of each is kept)."""
+        self._readout.update(items)
+        bar.set_postfix(self._readout, refresh=False)
+
+    def _time_left(self) -> dict:
+        if self.config.max_seconds is None:
+            return {}
+        return {"left": f"{max(self.config.max_seconds - self.history.elapsed, 0):.0f}s"}
 
 
 # command-line flags shared by every ``minigrad train <model>`` ------------------------------------
 def add_arguments(parser, *, steps: int = 1000, lr: float = 2e-3, clip: float = 1.0, eval_every: int = 200,
-                  log_every: int = 10, out: str = "out") -> None:
+                  log_every: int = 10, out: str = "out", checkpoints: bool = True) -> None:
     """Add the trainer's flags to an ``argparse`` parser (defaults may be set per model):
-    ``--steps --minutes --lr --clip --warmup --schedule --eval-every --ckpt-every --log-every
-    --seed --out --resume --quiet``; ``config_from_args`` turns them into a ``TrainConfig``."""
+    ``--steps --minutes --lr --clip --warmup --schedule --eval-every --seed --out --quiet
+    --ckpt-every --log-every --resume``; ``config_from_args`` turns them into a ``TrainConfig``.
+
+    ``checkpoints=False`` is for a command that trains without an ``out_dir`` (no checkpoint, no
+    metrics log): it leaves out ``--ckpt-every``, ``--log-every`` and ``--resume``, which it could
+    not honour."""
     g = parser.add_argument_group("training")
     g.add_argument("--steps", type=int, help=f"optimizer steps (default {steps}, or unlimited with --minutes)")
     g.add_argument("--minutes", type=float, help="wall-clock budget in minutes (whichever limit comes first)")
@@ -384,14 +409,18 @@ def add_arguments(parser, *, steps: int = 1000, lr: float = 2e-3, clip: float = 
     g.add_argument("--schedule", choices=SCHEDULES, default="constant", help="learning rate after warm-up")
     g.add_argument("--eval-every", type=int, default=eval_every,
                    help=f"steps between evaluations, 0 for only at the end (default {eval_every})")
-    g.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default: only at the end and on Ctrl-C)")
-    g.add_argument("--log-every", type=int, default=log_every, help=f"steps between metrics lines (default {log_every})")
     g.add_argument("--seed", type=int, default=0, help="seed for initialisation and data (default 0)")
-    g.add_argument("--out", default=out, help=f"folder for the checkpoint, metrics and pictures (default {out})")
-    g.add_argument("--resume", action="store_true",
-                   help="continue the checkpoint in --out (the model as saved; these training flags apply)")
+    written = "the checkpoint, metrics" if checkpoints else "the results"
+    g.add_argument("--out", default=out, help=f"folder for {written} and pictures (default {out})")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(default_steps=steps)
+    if not checkpoints:
+        parser.set_defaults(ckpt_every=None, log_every=log_every, resume=False)
+        return
+    g.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default: only at the end and on Ctrl-C)")
+    g.add_argument("--log-every", type=int, default=log_every, help=f"steps between metrics lines (default {log_every})")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the checkpoint in --out (the model as saved; these training flags apply)")
 
 
 def config_from_args(args) -> TrainConfig:
