@@ -99,6 +99,13 @@ def test_graph_protocol_and_repr():
     assert repr(b) == "Value(data=4.0, grad=0.0)"
 
 
+def test_a_node_with_local_derivatives_may_have_any_number_of_operands():
+    a, b, c = Value(1.0), Value(2.0), Value(3.0)
+    prod = Value(6.0, (a, b, c), "prod3", _local=(b.data * c.data, a.data * c.data, a.data * b.data))
+    (prod * 2).backward()
+    assert (a.grad, b.grad, c.grad) == (12.0, 6.0, 4.0)
+
+
 # micrograd compatibility -----------------------------------------------------------------------------
 # Everything below uses only micrograd's API: Value(data, _children, _op), _prev, _op, _backward,
 # .data, .grad, relu(), sum() of Values, and micrograd's own (recursive) backward.
