@@ -33,14 +33,15 @@ def edge_gradients(root: Tensor, tensors, gradient=None) -> list:
         root.backward(gradient)
     found = [[] for _ in tensors]
     for node in toposort(root):
-        if node._ctx is None or node.grad is None:
+        fn = node.grad_fn
+        if fn is None or node.grad is None:
             continue
         slots = [(i, slot_of[id(p)]) for i, p in enumerate(node.parents) if id(p) in slot_of]
         if not slots:
             continue
         # NOTE: Function.backward only reads what forward saved, so running it again gives the
         # same per-input gradients the backward pass just used.
-        grads = node._ctx.backward(node.grad.data)
+        grads = fn.backward(node.grad.data)
         per_tensor: dict = {}
         for i, k in slots:
             if grads[i] is not None:

@@ -174,7 +174,7 @@ def test_tensor_graph_is_freed_by_backward_without_the_cycle_collector():
         refs = []
         for _ in range(4):
             h = _tensor_step(h, W)
-            refs += [weakref.ref(h), weakref.ref(h._ctx)]
+            refs += [weakref.ref(h), weakref.ref(h.grad_fn)]
         loss = h.sum()
         del h
         assert all(r() is not None for r in refs)  # held through loss.parents
@@ -192,7 +192,7 @@ def test_training_loop_never_holds_two_graphs():
         for _ in range(3):
             h = _tensor_step(h, W)
             graph = [weakref.ref(n) for n in mg.toposort(h) if n is not h and n is not W]
-            graph += [weakref.ref(n._ctx) for n in mg.toposort(h) if n._ctx is not None]
+            graph += [weakref.ref(n.grad_fn) for n in mg.toposort(h) if n.grad_fn is not None]
             h.sum().backward()
             assert all(r() is None for r in graph)
             h = h.detach()
@@ -203,7 +203,7 @@ def test_training_loop_never_holds_two_graphs():
 def test_graph_is_kept_when_asked(mode):
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = (x * x).exp()
-    ctx = weakref.ref(y._ctx)
+    ctx = weakref.ref(y.grad_fn)
     if mode == "retain_graph":
         y.sum().backward(retain_graph=True)
     else:
@@ -217,7 +217,7 @@ def test_tensor_graph_without_backward_is_freed_by_reference_counting():
         x = Tensor(np.ones(3), requires_grad=True)
         y = (x * 2).exp().sum()
         refs = [weakref.ref(n) for n in mg.toposort(y) if n is not x]
-        refs += [weakref.ref(n._ctx) for n in mg.toposort(y) if n._ctx is not None]
+        refs += [weakref.ref(n.grad_fn) for n in mg.toposort(y) if n.grad_fn is not None]
         del y
         assert all(r() is None for r in refs)
 

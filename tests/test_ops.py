@@ -438,11 +438,11 @@ def _check_backward_contract(outs) -> None:
     and does not write into the (read-only) gradient it receives."""
     for root in outs:
         for node in mg.toposort(root):
-            if node._ctx is None:
+            if node.grad_fn is None:
                 continue
             g = np.ones_like(node.data)
             g.flags.writeable = False
-            grads = node._ctx.backward(g)
+            grads = node.grad_fn.backward(g)
             assert len(grads) == len(node.parents), node.op
             for p, pg in zip(node.parents, grads):
                 if pg is not None:
