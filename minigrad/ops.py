@@ -391,7 +391,10 @@ class Min(_Extremum):
 
 
 class LogSumExp(Function):
-    """log(sum(exp(a))) over axes, shifted by the max so it never overflows."""
+    """log(sum(exp(a))) over axes, shifted by the max so it never overflows.
+
+    A slice of only -inf (every entry masked out) gives -inf and a zero gradient (PyTorch: nan).
+    """
 
     op = "logsumexp"
 
@@ -399,15 +402,18 @@ class LogSumExp(Function):
         m = np.max(a, axis=axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
         self.a = a
-        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
-        self.out = out
+        with np.errstate(divide="ignore"):  # log(0) = -inf is the answer for a slice of -inf
+            out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+        # backward's softmax is exp(a - out), which is exp(-inf + inf) = nan on a slice of -inf:
+        # subtracting +inf there instead gives exp(-inf) = 0
+        self.shift = np.where(out == -np.inf, np.inf, out)
         return out if keepdims else np.squeeze(out, axis=axis)
 
     def backward(self, g):
         o = self.options
         if not o["keepdims"]:
             g = np.expand_dims(g, o["axis"] if o["axis"] is not None else tuple(range(self.a.ndim)))
-        return (g * np.exp(self.a - self.out),)
+        return (g * np.exp(self.a - self.shift),)
 
 
 class Softmax(Function):

@@ -655,3 +655,23 @@ def test_stable_at_extremes(name, f, expected, dtype):
     assert y.dtype == dtype
     np.testing.assert_allclose(y.data, expected, rtol=1e-6, atol=1e-6)
     assert np.isfinite(x.grad.data).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_logsumexp_of_only_minus_inf_is_minus_inf_with_zero_gradient(dtype, keepdims):
+    """A fully masked row (attention over nothing) stays quiet: -inf out, no NaN gradient anywhere."""
+    x = Tensor(np.array([[-np.inf, -np.inf, -np.inf], [0.0, -np.inf, np.log(3.0)]], dtype=dtype),
+               requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = x.logsumexp(axis=1, keepdims=keepdims)
+        (y * Tensor(np.array([2.0, 3.0], dtype=dtype).reshape(y.shape))).sum().backward()
+    np.testing.assert_allclose(y.data.reshape(-1), [-np.inf, np.log(4.0)], rtol=1e-6)
+    np.testing.assert_allclose(x.grad.data, [[0, 0, 0], [3 * 0.25, 0, 3 * 0.75]], rtol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        z = Tensor(np.full((2, 2), -np.inf, dtype=dtype), requires_grad=True)
+        out = z.logsumexp()
+        out.backward()
+    assert out.item() == -np.inf and (z.grad.data == 0).all()
