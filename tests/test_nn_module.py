@@ -181,6 +181,15 @@ def test_to_dtype_keeps_ties():
     assert m.heads["out"].weight is m.emb.weight and m.emb.weight.dtype == np.float64
 
 
+def test_to_dtype_converts_floating_parameters_only():
+    m = nn.Linear(2, 2)
+    m.steps = Parameter(np.array([3]), requires_grad=False)
+    m.double()
+    assert m.weight.dtype == np.float64 and m.steps.dtype == np.int64
+    with pytest.raises(TypeError, match="floating dtype, got int32"):
+        m.to(np.int32)
+
+
 # ---------------------------------------------------------------------------------------------
 # state dicts
 

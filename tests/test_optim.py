@@ -160,6 +160,28 @@ def test_float32_parameters_keep_float32_state(name):
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
+def test_reloading_the_state_after_module_to_converts_it(name):
+    """Module.to's documented remedy: state built before a dtype change is cast by a reload."""
+    cls, kw = OPTIMIZERS[name][0], {"momentum": 0.9} if name in ("SGD", "RMSprop") else {}
+    model = mg.nn.Linear(3, 2)
+    opt = cls(model.parameters(), lr=0.01, **kw)
+    x = mg.randn(4, 3)
+
+    def step():
+        opt.zero_grad()
+        ((model(x) - 1.0) ** 2).mean().backward()
+        opt.step()
+    step()
+    model.double()
+    x = x.double()
+    opt.load_state_dict(opt.state_dict())
+    step()
+    arrays = [v for p in model.parameters() for v in opt.state[p].values() if isinstance(v, np.ndarray)]
+    assert arrays and all(v.dtype == np.float64 for v in arrays)
+    assert all(p.dtype == np.float64 for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
 def test_parameters_without_grad_are_skipped(name):
     cls = OPTIMIZERS[name][0]
     a, b = _param([1.0, 2.0]), _param([3.0])

@@ -187,11 +187,21 @@ class Module:
         return self.train(False)
 
     def to(self, dtype) -> "Module":
-        """Convert every floating parameter to ``dtype`` (e.g. float64 for gradcheck), in place."""
+        """Convert every floating parameter to the floating ``dtype`` (e.g. float64 for gradcheck),
+        in place; integer and boolean parameters keep their dtype (as in PyTorch).
+
+        The parameters stay the same objects, so an optimizer built earlier still updates them,
+        but the state it already holds (momenta, running averages) keeps the old dtype: convert
+        before building the optimizer, or reload its state, which casts it to the parameters'
+        dtypes (``opt.load_state_dict(opt.state_dict())``).
+        """
         dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to converts parameters to a floating dtype, got {dtype}")
         for p in self.parameters():
-            p.data = p.data.astype(dtype, order="C")
-            p.grad = None
+            if p.dtype.kind == "f":
+                p.data = p.data.astype(dtype, order="C")
+                p.grad = None
         return self
 
     def double(self) -> "Module":
