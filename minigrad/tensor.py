@@ -170,6 +170,7 @@ class Tensor:
         return "" if self._ctx is None else self._ctx.op
 
     def numel(self) -> int:
+        """Number of elements (PyTorch's name for ``size``)."""
         return self.data.size
 
     def numpy(self) -> np.ndarray:
@@ -177,11 +178,13 @@ class Tensor:
         return self.data
 
     def item(self):
+        """The single element as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
         return self.data.item()
 
     def tolist(self):
+        """The data as nested Python lists."""
         return self.data.tolist()
 
     def detach(self) -> "Tensor":
@@ -189,6 +192,7 @@ class Tensor:
         return Tensor._const(self.data)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Start (or, on a leaf, stop) recording ops on this tensor, in place; returns it."""
         if not self.is_leaf and not requires_grad:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use detach() instead")
         if requires_grad:
@@ -325,6 +329,7 @@ class Tensor:
         return _ops.Softplus.apply(self, beta=beta, threshold=threshold)
 
     def clip(self, min=None, max=None):
+        """Clamp into [min, max] (either may be None); the gradient passes only inside."""
         if min is None and max is None:
             raise ValueError("clip() needs at least one of min and max")
         return _ops.Clip.apply(self, lo=min, hi=max)
@@ -346,6 +351,7 @@ class Tensor:
 
     # reductions ---------------------------------------------------------------------------------
     def sum(self, axis=None, keepdims: bool = False):
+        """Sum over ``axis`` (an int, a tuple, or None for all axes)."""
         return _ops.Sum.apply(self, axis=_axis(axis), keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False):
@@ -360,21 +366,26 @@ class Tensor:
         return (d * d).sum(axis, keepdims) * (1.0 / (n - correction))
 
     def max(self, axis=None, keepdims: bool = False):
+        """Largest element over ``axis``; tied elements share the gradient evenly."""
         return _ops.Max.apply(self, axis=_axis(axis), keepdims=keepdims)
 
     def min(self, axis=None, keepdims: bool = False):
+        """Smallest element over ``axis``; tied elements share the gradient evenly."""
         return _ops.Min.apply(self, axis=_axis(axis), keepdims=keepdims)
 
     def logsumexp(self, axis=None, keepdims: bool = False):
+        """log(sum(exp(x))) over ``axis`` without overflow; a slice of only -inf gives -inf."""
         return _ops.LogSumExp.apply(self, axis=_axis(axis), keepdims=keepdims)
 
     def softmax(self, axis: int = -1): return _ops.Softmax.apply(self, axis=axis)
     def log_softmax(self, axis: int = -1): return _ops.LogSoftmax.apply(self, axis=axis)
 
     def argmax(self, axis=None, keepdims: bool = False):
+        """Index of the largest element (first on ties), as a constant int64 tensor."""
         return Tensor._const(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdims)))
 
     def argmin(self, axis=None, keepdims: bool = False):
+        """Index of the smallest element (first on ties), as a constant int64 tensor."""
         return Tensor._const(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdims)))
 
     # movement -----------------------------------------------------------------------------------
@@ -397,6 +408,7 @@ class Tensor:
     def T(self): return self.permute(*range(self.ndim - 1, -1, -1))
 
     def expand(self, *shape):
+        """Broadcast to ``shape`` (new axes in front; -1 keeps an axis's size) without copying."""
         shape = _shape(shape)
         lead = len(shape) - self.ndim
         if lead < 0:
@@ -405,16 +417,19 @@ class Tensor:
         return _ops.Expand.apply(self, shape=full)
 
     def squeeze(self, axis=None):
+        """Drop size-1 axes (all, or those in ``axis``; an ``axis`` of another size is kept)."""
         if axis is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
         axes = {a % self.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in axes or n != 1))
 
     def unsqueeze(self, axis: int):
+        """Insert a size-1 axis at position ``axis``."""
         axis = axis if axis >= 0 else axis + self.ndim + 1
         return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
 
     def flatten(self, start_axis: int = 0, end_axis: int = -1):
+        """Merge axes ``start_axis..end_axis`` (inclusive) into one."""
         if self.ndim == 0:
             return self.reshape(1)
         s, e = start_axis % self.ndim, end_axis % self.ndim
@@ -503,19 +518,23 @@ def _float(dtype) -> np.dtype:
 
 
 def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros (default floating dtype unless ``dtype``)."""
     return _new(np.zeros(_shape(shape), dtype=_float(dtype)), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones (default floating dtype unless ``dtype``)."""
     return _new(np.ones(_shape(shape), dtype=_float(dtype)), requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` filled with ``fill_value``."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     return _new(np.full(shape, fill_value, dtype=_float(dtype)), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """The n x m (default n x n) identity matrix."""
     return _new(np.eye(n, m, dtype=_float(dtype)), requires_grad)
 
 
@@ -549,10 +568,12 @@ def uniform(*shape, low: float = 0.0, high: float = 1.0, dtype=None, requires_gr
 
 
 def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``t``'s shape and (unless ``dtype``) dtype."""
     return _new(np.zeros(t.shape, dtype=t.dtype if dtype is None else dtype), requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``t``'s shape and (unless ``dtype``) dtype."""
     return _new(np.ones(t.shape, dtype=t.dtype if dtype is None else dtype), requires_grad)
 
 
@@ -592,11 +613,13 @@ def where(cond, a, b) -> Tensor:
 
 
 def maximum(a, b) -> Tensor:
+    """Elementwise max with broadcasting; ties split the gradient evenly."""
     a = a if isinstance(a, Tensor) else Tensor(a)
     return a.maximum(b)
 
 
 def minimum(a, b) -> Tensor:
+    """Elementwise min with broadcasting; ties split the gradient evenly."""
     a = a if isinstance(a, Tensor) else Tensor(a)
     return a.minimum(b)
 

@@ -130,6 +130,7 @@ class Value:
         return _node(self.data if pos else 0.0, (self,), "relu", (1.0 if pos else 0.0,))
 
     def tanh(self):
+        """tanh(x); its derivative 1 - tanh(x)^2 is taken from the result."""
         t = math.tanh(self.data)
         return _node(t, (self,), "tanh", (1.0 - t * t,))
 
@@ -144,6 +145,7 @@ class Value:
         return _node(s, (self,), "sigmoid", (s * (1.0 - s),))
 
     def exp(self):
+        """e^x (inf instead of OverflowError for large x)."""
         try:
             e = math.exp(self.data)
         except OverflowError:
@@ -151,6 +153,7 @@ class Value:
         return _node(e, (self,), "exp", (e,))
 
     def log(self):
+        """Natural logarithm; raises ValueError for x <= 0."""
         x = self.data
         if x <= 0:
             raise ValueError(f"Value.log needs a positive input, got {x!r}")
