@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from zoo.layers import GRU, LSTM, RNN
 from zoo.models.classifier import (
     ClassifierConfig, SequenceClassifier, SequenceTagger, TaggerConfig, accuracy, add_tagger_train_arguments,
-    add_train_arguments, final_state, recurrent_layer, train_from_args, train_tagger_from_args,
+    add_train_arguments, train_from_args, train_tagger_from_args,
 )
 from zoo.train import TrainConfig, Trainer
 
@@ -33,26 +32,6 @@ def tiny(model_class, cell, bidirectional=False, layers=1, V=4, C=3, E=3, H=4, s
 
 def ids(B=3, T=5, V=4, seed=1):
     return np.random.default_rng(seed).integers(0, V, size=(B, T))
-
-
-# building blocks --------------------------------------------------------------------------------------
-def test_recurrent_layer_by_name_is_batch_first_and_biases_only_the_lstm_forget_gate():
-    for name, cls in (("rnn", RNN), ("lstm", LSTM), ("gru", GRU)):
-        layer = recurrent_layer(name, 3, 5, forget_bias=1.0)
-        assert type(layer) is cls and layer.batch_first
-    lstm = recurrent_layer("lstm", 3, 5, forget_bias=1.0)
-    b = lstm.bias_ih_l0.data
-    assert np.all(b[5:10] == 1.0) and np.all(lstm.bias_hh_l0.data[5:10] == 0.0)
-    assert not np.all(b[:5] == 1.0)
-    with pytest.raises(ValueError, match="cell must be one of"):
-        recurrent_layer("transformer", 3, 5)
-
-
-def test_final_state_is_the_top_layer_with_both_directions_forward_first():
-    h = mg.Tensor(np.arange(4 * 2 * 3, dtype=np.float64).reshape(4, 2, 3))  # L=2, K=2
-    np.testing.assert_array_equal(final_state(h).data, h.data[-1])
-    np.testing.assert_array_equal(final_state((h, h * 0), bidirectional=True).data,
-                                  np.concatenate([h.data[2], h.data[3]], axis=-1))
 
 
 # shapes, padding ---------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ import pytest
 
 import minigrad as mg
 from zoo.experiments import (
-    EXPERIMENTS, RunResult, Settings, add_arguments, plot_results, results_table, run_from_args, run_one,
+    DEFAULT_STEPS, EXPERIMENTS, RunResult, Settings, add_arguments, plot_results, results_table, run_from_args,
+    run_one,
 )
 from zoo.tasks import ADDING_BASELINE_MSE
 from zoo.train import TrainConfig
@@ -132,15 +133,26 @@ def test_bad_arguments_are_named(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_checkpoint_flags_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="--resume"):
-        run_from_args(parse(["adding", "--resume", "--out", str(tmp_path)]))
+@pytest.mark.parametrize("flag", [["--resume"], ["--ckpt-every", "5"], ["--log-every", "5"]])
+def test_checkpoint_flags_are_not_offered(flag, capsys):
+    """The experiment keeps no checkpoint or metrics log, so it refuses the flags that would ask for one."""
+    with pytest.raises(SystemExit):
+        parse(["adding", *flag])
+    assert f"unrecognized arguments: {' '.join(flag)}" in capsys.readouterr().err
+
+
+def test_help_says_copy_memory_is_not_solved_at_the_default_steps():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    text = " ".join(parser.format_help().split())
+    assert f"default {DEFAULT_STEPS}" in text and "--resume" not in text and "--ckpt-every" not in text
+    assert "copy memory needs many more steps and is not expected to be solved at the default" in text
 
 
 @pytest.mark.slow
 def test_lstm_and_gru_solve_the_adding_problem_at_length_50():
     settings = Settings()
-    train = TrainConfig(steps=3000, lr=2e-3, eval_every=100)
+    train = TrainConfig(steps=DEFAULT_STEPS, lr=2e-3, eval_every=100)
     for cell in ("lstm", "gru"):
         r = run_one("adding", cell, 50, settings, train, progress=False)
         assert r.solved_at is not None and r.final < 0.01, (cell, r.final)

@@ -392,16 +392,19 @@ class Trainer:
 
 # command-line flags shared by every ``minigrad train <model>`` ------------------------------------
 def add_arguments(parser, *, steps: int = 1000, lr: float = 2e-3, clip: float = 1.0, eval_every: int = 200,
-                  log_every: int = 10, out: str = "out", checkpoints: bool = True) -> None:
+                  log_every: int = 10, out: str = "out", checkpoints: bool = True,
+                  steps_help: str | None = None) -> None:
     """Add the trainer's flags to an ``argparse`` parser (defaults may be set per model):
     ``--steps --minutes --lr --clip --warmup --schedule --eval-every --seed --out --quiet
     --ckpt-every --log-every --resume``; ``config_from_args`` turns them into a ``TrainConfig``.
 
     ``checkpoints=False`` is for a command that trains without an ``out_dir`` (no checkpoint, no
     metrics log): it leaves out ``--ckpt-every``, ``--log-every`` and ``--resume``, which it could
-    not honour."""
+    not honour. ``steps_help`` says what the default number of steps is when ``steps`` alone would
+    not tell (it depends on another flag)."""
     g = parser.add_argument_group("training")
-    g.add_argument("--steps", type=int, help=f"optimizer steps (default {steps}, or unlimited with --minutes)")
+    g.add_argument("--steps", type=int,
+                   help=f"optimizer steps (default {steps_help or steps}; with --minutes alone, unlimited)")
     g.add_argument("--minutes", type=float, help="wall-clock budget in minutes (whichever limit comes first)")
     g.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr:g})")
     g.add_argument("--clip", type=float, default=clip, help=f"gradient-norm clip, 0 for none (default {clip:g})")
@@ -418,7 +421,8 @@ def add_arguments(parser, *, steps: int = 1000, lr: float = 2e-3, clip: float = 
         parser.set_defaults(ckpt_every=None, log_every=log_every, resume=False)
         return
     g.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default: only at the end and on Ctrl-C)")
-    g.add_argument("--log-every", type=int, default=log_every, help=f"steps between metrics lines (default {log_every})")
+    g.add_argument("--log-every", type=int, default=log_every,
+                   help=f"steps between metrics lines (default {log_every})")
     g.add_argument("--resume", action="store_true",
                    help="continue the checkpoint in --out (the model as saved; these training flags apply)")
 

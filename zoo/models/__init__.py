@@ -12,6 +12,8 @@ module             models
 ``seq2seq``        ``Seq2Seq`` with ``attention`` (additive, multiplicative, dot), beam search,
                    ``Translator``
 ``forecaster``     ``Forecaster``: time series, many-to-one and many-to-many
+``common``         what they share: the recurrent layer by cell name, config checks, token
+                   sampling, and the command-line plumbing of ``minigrad train <model>``
 =================  ===========================================================================
 """
 from .charlm import CharLM, CharLMConfig

@@ -22,37 +22,31 @@ import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import io, nn
 
-from ..layers import GRU, LSTM, RNN
 from ..tasks.corpus import Corpus, bits_per_char, load_corpus, sequential_batches
 from ..tasks.vocab import CharVocab, vocab_from_dict
-from ..train import Trainer, add_arguments, config_from_args
+from ..train import Trainer, add_arguments, config_from_args, evaluating
+from .common import CELLS, check_config, check_sampling, recurrent_layer, sample_tokens
 
-__all__ = ["CharLMConfig", "CharLM", "CELLS", "evaluate_bpc", "add_train_arguments", "train_from_args",
+__all__ = ["CharLMConfig", "CharLM", "evaluate_bpc", "add_train_arguments", "train_from_args",
            "add_sample_arguments", "sample_from_args", "load_charlm", "KIND"]
 
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 KIND = "charlm"  # the run_config's "kind": what a checkpoint holds
 MIN_ROW = 16     # evaluation rows of a short text hold at least this many characters
 
 
 @dataclass
 class CharLMConfig:
+    """Sizes of a ``CharLM``."""
     vocab_size: int
     cell: str = "lstm"      # "rnn" | "lstm" | "gru"
     embed: int = 64         # E
     hidden: int = 256       # H
     layers: int = 1
     dropout: float = 0.0    # between recurrent layers and before the head
+    forget_bias: float | None = None  # LSTM only; None: PyTorch's initialisation
 
     def __post_init__(self):
-        if self.cell not in CELLS:
-            raise ValueError(f"CharLMConfig: cell must be one of {tuple(CELLS)}, got {self.cell!r}")
-        for name in ("vocab_size", "embed", "hidden", "layers"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"CharLMConfig: {name} must be a positive integer, got {value!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"CharLMConfig: dropout must lie in [0, 1), got {self.dropout}")
+        check_config(self, ("vocab_size", "embed", "hidden", "layers"), {"cell": CELLS})
 
 
 class CharLM(nn.Module):
@@ -64,10 +58,11 @@ class CharLM(nn.Module):
     """
 
     def __init__(self, config: CharLMConfig):
+        super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed)
-        self.rnn = CELLS[config.cell](config.embed, config.hidden, num_layers=config.layers,
-                                      dropout=config.dropout, batch_first=True)
+        self.rnn = recurrent_layer(config.cell, config.embed, config.hidden, config.layers, dropout=config.dropout,
+                                   forget_bias=config.forget_bias)
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden, config.vocab_size)
 
@@ -83,7 +78,6 @@ class CharLM(nn.Module):
         V = self.config.vocab_size
         return logits, F.cross_entropy(logits.reshape(-1, V), np.asarray(targets).reshape(-1))
 
-    @mg.no_grad()
     def sample(self, vocab: CharVocab, prime: str = "", length: int = 200, temperature: float = 1.0,
                top_k: int | None = None, rng: np.random.Generator | None = None) -> str:
         """``prime`` followed by ``length`` generated characters.
@@ -93,45 +87,21 @@ class CharLM(nn.Module):
         the state carried; an empty prime starts from a newline (or the first character).
         Runs in eval mode (no dropout) and restores the previous mode.
         """
-        _check_sampling(temperature, top_k, length)
+        check_sampling(temperature, top_k)
+        if length < 0:
+            raise ValueError(f"length must be >= 0, got {length}")
         rng = np.random.default_rng() if rng is None else rng
-        was_training = self.training
-        self.eval()
-        try:
+        out = []
+        with evaluating(self):
             start = prime or ("\n" if "\n" in vocab else vocab.itos[0])
-            ids = vocab.encode(start)
-            logits, state = self.run(ids[None, :])  # read the whole prime at once
-            out = []
+            logits, state = self.run(vocab.encode(start)[None, :])  # read the whole prime at once
             for _ in range(length):
-                nxt = _choose(logits.data[0, -1].astype(np.float64), temperature, top_k, rng)
+                nxt = int(sample_tokens(logits.data[:, -1], temperature, rng, top_k)[0])
                 out.append(nxt)
                 logits, state = self.run(np.array([[nxt]]), state)
-        finally:
-            self.train(was_training)
         return prime + vocab.decode(out)
 
 
-def _check_sampling(temperature: float, top_k: int | None, length: int) -> None:
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be >= 0 (0: greedy), got {temperature}")
-    if top_k is not None and not 1 <= top_k:
-        raise ValueError(f"top_k must be a positive integer, got {top_k}")
-    if length < 0:
-        raise ValueError(f"length must be >= 0, got {length}")
-
-
-def _choose(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> int:
-    """One character id from a row of logits (float64)."""
-    if temperature == 0:
-        return int(np.argmax(logits))
-    z = logits / temperature
-    if top_k is not None and top_k < len(z):
-        z = np.where(z >= np.partition(z, -top_k)[-top_k], z, -np.inf)
-    p = np.exp(z - z.max())
-    return int(rng.choice(len(p), p=p / p.sum()))
-
-
-@mg.no_grad()
 def evaluate_bpc(model: CharLM, corpus: Corpus, batch_size: int = 64, length: int = 128,
                  split: str = "val", max_chars: int | None = None) -> float:
     """Bits per character over a split (or its first ``max_chars`` characters), read in order in
@@ -144,17 +114,13 @@ def evaluate_bpc(model: CharLM, corpus: Corpus, batch_size: int = 64, length: in
     if max_chars is not None:
         ids = ids[:max_chars + 1]
     batch_size = min(batch_size, max(1, (len(ids) - 1) // MIN_ROW))
-    was_training = model.training
-    model.eval()
     total, count, state = 0.0, 0, None
-    try:
+    with evaluating(model):
         for x, y in sequential_batches(ids, batch_size, length, name=f"the {split} part of {corpus.source}"):
             logits, state = model.run(x, state)
             nll = F.cross_entropy(logits.reshape(-1, model.config.vocab_size), y.reshape(-1), reduction="sum")
             total += float(nll.data)
             count += y.size
-    finally:
-        model.train(was_training)
     return bits_per_char(total, count)
 
 
@@ -194,6 +160,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--hidden", type=int, default=256, help="hidden size (default 256)")
     g.add_argument("--layers", type=int, default=1, help="recurrent layers (default 1)")
     g.add_argument("--dropout", type=float, default=0.0, help="dropout between layers and before the head")
+    g.add_argument("--forget-bias", type=float, help="LSTM forget-gate bias at init (default: PyTorch's, 0)")
     g = parser.add_argument_group("evaluation and samples")
     g.add_argument("--eval-chars", type=int,
                    help="evaluate on the first N validation characters during training (default: all)")
@@ -213,6 +180,7 @@ def _positive(args, *names) -> None:
 def train_from_args(args) -> dict:
     """``minigrad train charlm``: train (or resume), print validation bpc and a sample; return numbers."""
     _positive(args, "batch", "seq", "embed", "hidden", "layers", "max_chars", "eval_chars")
+    check_sampling(args.temperature)  # before training, not after it
     config = config_from_args(args)
     corpus = load_corpus(args.data, max_chars=args.max_chars)
     out = pathlib.Path(args.out) / KIND
@@ -237,8 +205,8 @@ def train_from_args(args) -> dict:
         trainer = Trainer.resume(checkpoint, model, batches, **options)
     else:
         mg.manual_seed(args.seed)
-        model = CharLM(CharLMConfig(len(corpus.vocab), args.cell, args.embed, args.hidden, args.layers,
-                                    args.dropout))
+        model = CharLM(CharLMConfig(len(corpus.vocab), cell=args.cell, embed=args.embed, hidden=args.hidden,
+                                    layers=args.layers, dropout=args.dropout, forget_bias=args.forget_bias))
         trainer = Trainer(model, batches, out_dir=out, **options,
                           run_config=run_config(model, corpus.vocab, source=corpus.source, batch=args.batch,
                                                 seq=args.seq))

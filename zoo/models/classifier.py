@@ -8,19 +8,12 @@ chosen by the config's ``cell``. Padded batches pass ``lengths`` (B,): the class
 each sequence's state at its own last real step (the layers return it as ``h_n``), and the tagger
 counts only real steps in its loss.
 
-This file also holds what the conditioned generator, the forecaster and ``zoo.experiments``
-share: ``recurrent_layer`` (a layer by cell name), ``final_state`` (the top layer's ``h_n``, both
-directions side by side) and the command-line helpers beyond ``zoo.train``'s flags.
-
 ``minigrad train classifier --task parity|majority`` and ``minigrad train tagger --task
 running_parity|char_class`` train them on ``zoo.tasks``' toy problems.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import pathlib
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -28,41 +21,19 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
-from zoo.layers import GRU, LSTM, RNN
 from zoo.tasks import char_class_task, majority_task, parity_task, running_parity_task
-from zoo.train import CHECKPOINT, Trainer, add_arguments, config_from_args
+from zoo.train import add_arguments, evaluating
 from zoo.unroll import masked_cross_entropy
 
+from .common import (
+    CELLS, add_model_arguments, check_config, final_state, fit_from_args, positive_int, recurrent_layer, run_dir,
+    run_numbers, sample_batches, write_json,
+)
+
 __all__ = [
-    "CELLS", "recurrent_layer", "final_state", "ClassifierConfig", "SequenceClassifier", "TaggerConfig",
-    "SequenceTagger", "accuracy", "add_train_arguments", "train_from_args", "add_tagger_train_arguments",
-    "train_tagger_from_args", "add_model_arguments", "run_dir", "sample_batches", "fit_from_args", "write_json",
-    "write_svg",
+    "ClassifierConfig", "SequenceClassifier", "TaggerConfig", "SequenceTagger", "accuracy", "add_train_arguments",
+    "train_from_args", "add_tagger_train_arguments", "train_tagger_from_args",
 ]
-
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-
-
-def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, *,
-                    dropout: float = 0.0, bidirectional: bool = False, forget_bias: float | None = 1.0):
-    """A batch-first ``zoo.RNN``/``LSTM``/``GRU`` by name. ``forget_bias`` applies to the LSTM only
-    (b_if starts at it, so the forget gate starts mostly open; Jozefowicz et al. 2015)."""
-    if cell not in CELLS:
-        raise ValueError(f"cell must be one of {tuple(CELLS)}, got {cell!r}")
-    options = {"forget_bias": forget_bias} if cell == "lstm" and forget_bias is not None else {}
-    return CELLS[cell](input_size, hidden_size, num_layers, batch_first=True, dropout=dropout,
-                       bidirectional=bidirectional, **options)
-
-
-def final_state(h_n, bidirectional: bool = False) -> mg.Tensor:
-    """The top layer's final hidden state (B, H), or (B, 2H) with both directions (forward first).
-
-    ``h_n`` is a layer's second output: (L*K, B, H), or the LSTM's pair (h_n, c_n). With lengths,
-    the forward direction's entry is each sequence's state at its last real step, and the backward
-    direction's is its state after reading back to step 0, so both summarise the whole sequence.
-    """
-    h = h_n[0] if isinstance(h_n, tuple) else h_n
-    return mg.cat([h[-2], h[-1]], axis=-1) if bidirectional else h[-1]
 
 
 def _check_ids(x, vocab_size: int, what: str) -> np.ndarray:
@@ -87,6 +58,9 @@ class ClassifierConfig:
     dropout: float = 0.0        # between recurrent layers and before the head
     bidirectional: bool = False  # a causal tagger (running parity) must stay unidirectional
     forget_bias: float | None = 1.0  # LSTM only
+
+    def __post_init__(self):
+        check_config(self, ("vocab_size", "num_classes", "embed_dim", "hidden_size", "num_layers"), {"cell": CELLS})
 
 
 @dataclass
@@ -150,97 +124,13 @@ class SequenceTagger(_TokenRNN):
 
 def accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> float:
     """Fraction of correct predictions (per sequence for a classifier, per step for a tagger)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         hits = sum(int(np.sum(model.predict(x[i:i + batch_size]) == y[i:i + batch_size]))
                    for i in range(0, len(x), batch_size))
-    finally:
-        model.train(was_training)
     return hits / y.size
 
 
 # command line ------------------------------------------------------------------------------------
-# What `minigrad train classifier|tagger|conditioned|forecaster` and `minigrad experiment` share
-# beyond zoo.train's flags lives here, with the first of those models.
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def add_model_arguments(parser: argparse.ArgumentParser, *, cell: str = "lstm", hidden: int = 64,
-                        batch_size: int = 64) -> None:
-    """``--cell --hidden --layers --dropout --forget-bias --batch-size``."""
-    g = parser.add_argument_group("model")
-    g.add_argument("--cell", choices=tuple(CELLS), default=cell, help=f"recurrent cell (default {cell})")
-    g.add_argument("--hidden", type=_positive_int, default=hidden, help=f"hidden size (default {hidden})")
-    g.add_argument("--layers", type=_positive_int, default=1, help="stacked recurrent layers (default 1)")
-    g.add_argument("--dropout", type=float, default=0.0, help="dropout between layers and before the head")
-    g.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias at init (default 1.0)")
-    g.add_argument("--batch-size", type=_positive_int, default=batch_size,
-                   help=f"examples per training step (default {batch_size})")
-
-
-def run_dir(args: argparse.Namespace, name: str) -> pathlib.Path:
-    """``<--out>/<name>``, created (a clear error if that is impossible)."""
-    path = pathlib.Path(args.out) / name
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"cannot create the output folder '{path}': {e.strerror}") from None
-    return path
-
-
-def sample_batches(examples, batch_size: int):
-    """``batches(rng)`` for the trainer: ``batch_size`` distinct examples (all, if there are fewer)."""
-    return lambda rng: examples.sample(min(batch_size, len(examples)), rng)
-
-
-def fit_from_args(args: argparse.Namespace, model, batches, *, out: pathlib.Path, run_config: dict,
-                  evaluate=None, desc: str, tokens=None):
-    """Train ``model`` as ``zoo.train``'s flags in ``args`` say; with ``--resume``, continue the
-    checkpoint in ``out`` (which must come from the same model and task settings). Returns the History."""
-    options = dict(config=config_from_args(args), evaluate=evaluate, progress=not args.quiet, desc=desc,
-                   tokens=tokens)
-    if not args.resume:
-        return Trainer(model, batches, out_dir=out, run_config=run_config, **options).fit()
-    path = out / CHECKPOINT
-    if not path.is_file():
-        raise ValueError(f"--resume: there is no checkpoint at '{path}'")
-    saved = mg.load(path).get("config")
-    if saved != json.loads(json.dumps(run_config)):
-        differ = sorted(k for k in set(run_config) | set(saved or {}) if (saved or {}).get(k) != run_config.get(k))
-        raise ValueError(f"--resume: the checkpoint at '{path}' was trained with other settings "
-                         f"({', '.join(differ)} differ); pass the options of the original run")
-    return Trainer.resume(path, model, batches, **options).fit()
-
-
-def write_json(path, obj) -> None:
-    """Write ``obj`` as indented JSON, atomically (a reader never sees half a file)."""
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def write_svg(fig, path) -> pathlib.Path:
-    """Save a matplotlib figure as SVG, atomically and reproducibly (no date, fixed ids, text as text)."""
-    import matplotlib
-
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with matplotlib.rc_context({"svg.hashsalt": "minigrad", "svg.fonttype": "none"}):
-        fig.savefig(tmp, format="svg", metadata={"Date": None})
-    os.replace(tmp, path)
-    return path
-
-
 _CLASSIFY_TASKS = {"parity": parity_task, "majority": majority_task}
 _TAG_TASKS = {"char_class": char_class_task, "running_parity": running_parity_task}
 
@@ -248,24 +138,22 @@ _TAG_TASKS = {"char_class": char_class_task, "running_parity": running_parity_ta
 def _add_task_arguments(parser, tasks: dict, default: str) -> None:
     g = parser.add_argument_group("task")
     g.add_argument("--task", choices=tuple(tasks), default=default, help=f"toy task (default {default})")
-    g.add_argument("--length", type=_positive_int, default=None, help="sequence length (default: the task's)")
-    g.add_argument("--n-train", type=_positive_int, default=2000, help="training sequences (default 2000)")
-    g.add_argument("--n-test", type=_positive_int, default=500, help="held-out test sequences (default 500)")
-    g.add_argument("--embed", type=_positive_int, default=16, help="token embedding size (default 16)")
+    g.add_argument("--length", type=positive_int, default=None, help="sequence length (default: the task's)")
+    g.add_argument("--n-train", type=positive_int, default=2000, help="training sequences (default 2000)")
+    g.add_argument("--n-test", type=positive_int, default=500, help="held-out test sequences (default 500)")
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``minigrad train classifier`` (parity or majority of a sequence)."""
     _add_task_arguments(parser, _CLASSIFY_TASKS, "parity")
-    add_model_arguments(parser)
+    add_model_arguments(parser, embed=16, bidirectional=True)
     add_arguments(parser, steps=1500, lr=3e-3, eval_every=250)
 
 
 def add_tagger_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``minigrad train tagger`` (character classes, or the running parity of a bit string)."""
     _add_task_arguments(parser, _TAG_TASKS, "running_parity")
-    parser.add_argument("--bidirectional", action="store_true", help="read the sequence both ways")
-    add_model_arguments(parser)
+    add_model_arguments(parser, embed=16, bidirectional=True)
     add_arguments(parser, steps=600, lr=3e-3, eval_every=100)
 
 
@@ -286,7 +174,7 @@ def _train_token_model(args, model_class, config_class, tasks: dict, kind: str) 
     task = tasks[args.task](**kwargs)
     config = config_class(vocab_size=len(task.vocab), num_classes=len(task.classes), cell=args.cell,
                           embed_dim=args.embed, hidden_size=args.hidden, num_layers=args.layers,
-                          dropout=args.dropout, bidirectional=getattr(args, "bidirectional", False),
+                          dropout=args.dropout, bidirectional=args.bidirectional,
                           forget_bias=args.forget_bias)
     mg.manual_seed(args.seed)
     model = model_class(config)
@@ -297,14 +185,13 @@ def _train_token_model(args, model_class, config_class, tasks: dict, kind: str) 
         run_config={"kind": kind, "model": asdict(config), "vocab": task.vocab.to_dict(),
                     "classes": list(task.classes),
                     "task": {"name": args.task, **kwargs, "length": task.info["length"]}})
-    result = {"task": args.task, "cell": args.cell, "steps": history.step,
-              "train_seconds": round(history.elapsed, 2),
-              "final_loss": float(np.mean(history.losses[-20:])) if history.losses else None,
+    result = {"task": args.task, "cell": args.cell, **run_numbers(history),
               "train_accuracy": accuracy(model, task.train.x, task.train.y),
               "test_accuracy": accuracy(model, task.test.x, task.test.y)}
     if kind == "tagger":
-        model.eval()
-        result["test_sequence_accuracy"] = float(np.all(model.predict(task.test.x) == task.test.y, axis=1).mean())
+        with evaluating(model):
+            whole = np.all(model.predict(task.test.x) == task.test.y, axis=1)  # (N,): every step right
+        result["test_sequence_accuracy"] = float(whole.mean())
     write_json(out / "results.json", result)
     print(f"{kind} on {args.task} ({args.cell}, {history.step} steps, {history.elapsed:.1f} s): "
           f"test accuracy {result['test_accuracy']:.4f}, train accuracy {result['train_accuracy']:.4f}"

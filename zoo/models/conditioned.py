@@ -27,10 +27,13 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn as nn
 from zoo.tasks import BOS, EOS, FEATURE_ENCODINGS, number_spelling_task, number_to_words
-from zoo.train import add_arguments
+from zoo.train import add_arguments, evaluating
 from zoo.unroll import masked_cross_entropy
 
-from .classifier import _positive_int, add_model_arguments, fit_from_args, recurrent_layer, run_dir, write_json
+from .common import (
+    CELLS, add_model_arguments, check_config, check_sampling, fit_from_args, positive_int, recurrent_layer, run_dir,
+    run_numbers, sample_tokens, write_json,
+)
 
 __all__ = ["CONDITIONS", "ConditionedConfig", "ConditionedGenerator", "add_train_arguments", "train_from_args"]
 
@@ -52,8 +55,8 @@ class ConditionedConfig:
     max_length: int = 16        # generation stops after this many tokens (EOS included)
 
     def __post_init__(self):
-        if self.condition not in CONDITIONS:
-            raise ValueError(f"ConditionedConfig: condition must be one of {CONDITIONS}, got {self.condition!r}")
+        check_config(self, ("feature_size", "vocab_size", "embed_dim", "hidden_size", "num_layers", "max_length"),
+                     {"cell": CELLS, "condition": CONDITIONS})
 
 
 class ConditionedGenerator(nn.Module):
@@ -116,12 +119,12 @@ class ConditionedGenerator(nn.Module):
                  generator: np.random.Generator | None = None) -> np.ndarray:
         """Token ids (B, T) written for each feature vector, starting from BOS and stopping at EOS
         (included; PAD after it) or after ``max_length`` tokens. ``temperature`` 0 picks the most
-        likely token; above 0 samples from softmax(logits / temperature) with ``generator``."""
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        likely token; above 0 samples from softmax(logits / temperature) with ``generator``.
+        Runs in eval mode (no dropout) and restores the previous mode."""
+        check_sampling(temperature)
         max_length = self.config.max_length if max_length is None else max_length
         rng = mg.random.generator(generator)
-        with mg.no_grad():
+        with evaluating(self):
             v = self._features(features)
             B = v.shape[0]
             state = self.initial_state(v)
@@ -130,15 +133,7 @@ class ConditionedGenerator(nn.Module):
             written = np.zeros((B, max_length), dtype=np.int64)  # PAD = 0
             for t in range(max_length):
                 out, state = self.rnn(self._step_inputs(prev, v), state)
-                logits = self.head(out[:, -1]).data.astype(np.float64)  # (B, V)
-                if temperature == 0:
-                    nxt = logits.argmax(axis=-1)
-                else:
-                    z = logits / temperature
-                    p = np.exp(z - z.max(axis=-1, keepdims=True))
-                    p /= p.sum(axis=-1, keepdims=True)
-                    # inverse-CDF draw; the clip guards a cumulative sum that rounds below u
-                    nxt = np.minimum((p.cumsum(axis=-1) < rng.random((B, 1))).sum(axis=-1), p.shape[1] - 1)
+                nxt = sample_tokens(self.head(out[:, -1]).data, temperature, rng)  # (B,)
                 written[:, t] = np.where(done, 0, nxt)
                 done |= nxt == EOS
                 if done.all():
@@ -151,16 +146,15 @@ class ConditionedGenerator(nn.Module):
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``minigrad train conditioned`` (spell out numbers from feature vectors)."""
     g = parser.add_argument_group("task")
-    g.add_argument("--max-number", type=_positive_int, default=999, help="numbers 0..N to spell (default 999)")
+    g.add_argument("--max-number", type=positive_int, default=999, help="numbers 0..N to spell (default 999)")
     g.add_argument("--encoding", choices=FEATURE_ENCODINGS, default="digits",
                    help="feature vector of a number (default digits: one-hot per decimal digit)")
     g.add_argument("--level", choices=("word", "char"), default="word", help="write words or characters")
     g.add_argument("--test-fraction", type=float, default=0.1, help="numbers held out of training (default 0.1)")
     g.add_argument("--condition", choices=CONDITIONS, default="both",
                    help="the features set the initial state, enter every step, or both (default)")
-    g.add_argument("--embed", type=_positive_int, default=32, help="token embedding size (default 32)")
     g.add_argument("--temperature", type=float, default=0.8, help="temperature of the samples shown at the end")
-    add_model_arguments(parser, cell="gru", hidden=128)
+    add_model_arguments(parser, cell="gru", hidden=128, embed=32)
     add_arguments(parser, steps=600, lr=3e-3, eval_every=100)
 
 
@@ -169,6 +163,7 @@ def train_from_args(args: argparse.Namespace) -> dict:
     few spellings (greedy and sampled), save the run; return the numbers."""
     if not 0 < args.test_fraction < 1:
         raise ValueError(f"--test-fraction must lie in (0, 1), got {args.test_fraction}")
+    check_sampling(args.temperature)  # before training, not after it
     task = number_spelling_task(args.max_number, args.test_fraction, args.encoding, args.level, args.seed)
     config = ConditionedConfig(feature_size=task.feature_size, vocab_size=len(task.vocab), cell=args.cell,
                                condition=args.condition, embed_dim=args.embed, hidden_size=args.hidden,
@@ -191,10 +186,7 @@ def train_from_args(args: argparse.Namespace) -> dict:
         run_config={"kind": "conditioned", "model": asdict(config), "vocab": task.vocab.to_dict(),
                     "task": {"max_number": args.max_number, "encoding": args.encoding, "level": args.level,
                              "test_fraction": args.test_fraction, "seed": args.seed}})
-    model.eval()
-    result = {"cell": args.cell, "condition": args.condition, "steps": history.step,
-              "train_seconds": round(history.elapsed, 2),
-              "final_loss": float(np.mean(history.losses[-20:])) if history.losses else None,
+    result = {"cell": args.cell, "condition": args.condition, **run_numbers(history),
               "train_exact_match": task.evaluate(spell, split="train"),
               "test_exact_match": task.evaluate(spell)}
     write_json(out / "results.json", result)

@@ -20,12 +20,12 @@ import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
 from zoo.tasks import FORECAST_MODES, sine_task
-from zoo.train import add_arguments
+from zoo.train import add_arguments, evaluating
 from zoo.unroll import masked_mean, sequence_mask
 
-from .classifier import (
-    _positive_int, add_model_arguments, final_state, fit_from_args, recurrent_layer, run_dir, sample_batches,
-    write_json, write_svg,
+from .common import (
+    CELLS, add_model_arguments, check_config, final_state, fit_from_args, positive_int, recurrent_layer, run_dir,
+    run_numbers, sample_batches, write_json, write_svg,
 )
 
 __all__ = ["ForecasterConfig", "Forecaster", "evaluate_mse", "add_train_arguments", "train_from_args"]
@@ -44,8 +44,8 @@ class ForecasterConfig:
     forget_bias: float | None = 1.0  # LSTM only
 
     def __post_init__(self):
-        if self.mode not in FORECAST_MODES:
-            raise ValueError(f"ForecasterConfig: mode must be one of {FORECAST_MODES}, got {self.mode!r}")
+        check_config(self, ("input_size", "output_size", "hidden_size", "num_layers"),
+                     {"cell": CELLS, "mode": FORECAST_MODES})
 
 
 class Forecaster(nn.Module):
@@ -97,14 +97,15 @@ class Forecaster(nn.Module):
 
     def forecast(self, context, horizon: int) -> np.ndarray:
         """Predict ``horizon`` steps past ``context`` (B, T, D), feeding each prediction back in as
-        the next input (needs output_size == input_size). Returns (B, horizon, O)."""
+        the next input (needs output_size == input_size). Returns (B, horizon, O). Runs in eval
+        mode (no dropout) and restores the previous mode."""
         c = self.config
         if c.output_size != c.input_size:
             raise ValueError(f"Forecaster.forecast feeds predictions back as inputs, so it needs output_size "
                              f"== input_size; got {c.output_size} and {c.input_size}")
         x = self._inputs(context)
         steps = []
-        with mg.no_grad():
+        with evaluating(self):
             out, state = self.rnn(x)
             h = out[:, -1]  # (B, H): the top layer after the last context step
             for _ in range(horizon):
@@ -117,16 +118,11 @@ class Forecaster(nn.Module):
 
 def evaluate_mse(model: Forecaster, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> float:
     """Mean squared error of ``model`` on all of (x, y), in eval mode, without recording a graph."""
-    was_training = model.training
-    model.eval()
     total = 0.0
-    try:
-        with mg.no_grad():
-            for i in range(0, len(x), batch_size):
-                pred, _ = model(x[i:i + batch_size])
-                total += float(np.sum((pred.data.astype(np.float64) - y[i:i + batch_size]) ** 2))
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        for i in range(0, len(x), batch_size):
+            pred, _ = model(x[i:i + batch_size])
+            total += float(np.sum((pred.data.astype(np.float64) - y[i:i + batch_size]) ** 2))
     return total / y.size
 
 
@@ -136,9 +132,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("task")
     g.add_argument("--mode", choices=FORECAST_MODES, default="many_to_one",
                    help="predict the value after the window, or the next value at every step")
-    g.add_argument("--window", type=_positive_int, default=32, help="input steps per example (default 32)")
-    g.add_argument("--series-length", type=_positive_int, default=2000, help="steps of the series (default 2000)")
-    g.add_argument("--components", type=_positive_int, default=3, help="sines in the mixture (default 3)")
+    g.add_argument("--window", type=positive_int, default=32, help="input steps per example (default 32)")
+    g.add_argument("--series-length", type=positive_int, default=2000, help="steps of the series (default 2000)")
+    g.add_argument("--components", type=positive_int, default=3, help="sines in the mixture (default 3)")
     g.add_argument("--noise", type=float, default=0.05, help="standard deviation of the noise (default 0.05)")
     add_model_arguments(parser, cell="gru", hidden=32)
     add_arguments(parser, steps=800, lr=3e-3, eval_every=100)
@@ -161,8 +157,7 @@ def train_from_args(args: argparse.Namespace) -> dict:
                     "task": {"window": args.window, "mode": args.mode, "n_steps": args.series_length,
                              "n_components": args.components, "noise": args.noise, "seed": args.seed}})
     persistence = task.info["persistence_mse"]
-    result = {"mode": args.mode, "cell": args.cell, "steps": history.step,
-              "train_seconds": round(history.elapsed, 2),
+    result = {"mode": args.mode, "cell": args.cell, **run_numbers(history),
               "train_mse": evaluate_mse(model, task.train.x, task.train.y),
               "test_mse": evaluate_mse(model, task.test.x, task.test.y),
               "persistence_mse": persistence, "noise_mse": args.noise ** 2}
@@ -182,8 +177,7 @@ def _plot_forecast(model: Forecaster, task, path):
         from matplotlib.figure import Figure
     except ImportError:
         return None
-    model.eval()
-    with mg.no_grad():
+    with evaluating(model):
         pred, _ = model(task.test.x)
     split, window = task.info["split"], task.info["window"]
     many = task.info["mode"] == "many_to_many"

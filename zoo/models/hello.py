@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import pathlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,20 +27,21 @@ from minigrad import Value, nn
 from ..layers import RNN
 from ..tasks.toy import hello_data
 from ..tasks.vocab import CharVocab
-from ..train import Trainer, add_arguments, config_from_args
+from ..train import add_arguments
+from .common import check_config, fit_from_args, run_dir
 
 __all__ = ["HelloConfig", "HelloRNN", "ScalarHello", "scalar_hello", "add_train_arguments", "train_from_args"]
 
 
 @dataclass
 class HelloConfig:
+    """The vocabulary, hidden size and word of a ``HelloRNN``."""
     vocab: str = "helo"
     hidden: int = 3
     text: str = "hello"
 
     def __post_init__(self):
-        if not isinstance(self.hidden, (int, np.integer)) or self.hidden < 1:
-            raise ValueError(f"HelloConfig: hidden must be a positive integer, got {self.hidden!r}")
+        check_config(self, ("hidden",))
         unknown = sorted(set(self.text) - set(self.vocab))
         if len(self.text) < 2 or unknown:
             raise ValueError(f"HelloConfig: text must have two or more characters of the vocabulary "
@@ -56,6 +56,7 @@ class HelloRNN(nn.Module):
     """
 
     def __init__(self, config: HelloConfig = HelloConfig()):
+        super().__init__()
         self.config = config
         self.vocab = CharVocab(config.vocab)
         V = len(self.vocab)
@@ -165,22 +166,17 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def train_from_args(args) -> dict:
-    """``minigrad train hello``: train, print what the model spells from the first letter."""
+    """``minigrad train hello``: train (or resume), print what the model spells from the first letter."""
     config = HelloConfig(hidden=args.hidden, text=args.text)
     data = hello_data(config.text, config.vocab)
     mg.manual_seed(args.seed)
     model = HelloRNN(config)
     start = config.text[0]
-    out = pathlib.Path(args.out) / "hello"
-    options = dict(config=config_from_args(args), evaluate=lambda m: {"spells": m.generate(start)},
-                   progress=not args.quiet, desc="hello")
-    if args.resume:
-        trainer = Trainer.resume(out / "checkpoint.npz", model, lambda rng: (data.x, data.y), **options)
-    else:
+    if not args.resume:
         print(f"before training: {start!r} -> {model.generate(start)!r}")
-        trainer = Trainer(model, lambda rng: (data.x, data.y), out_dir=out, **options,
-                          run_config={"kind": "hello", "model": dataclasses.asdict(config)})
-    history = trainer.fit()
+    history = fit_from_args(args, model, lambda rng: (data.x, data.y), out=run_dir(args, "hello"), desc="hello",
+                            evaluate=lambda m: {"spells": m.generate(start)},
+                            run_config={"kind": "hello", "model": dataclasses.asdict(config)})
     spelled = model.generate(start)
     print(f"after {history.step} steps: loss {history.losses[-1]:.4f}, {start!r} -> {spelled!r}")
     return {"loss": history.losses[-1], "spelled": spelled, "learned": spelled == config.text}

@@ -40,12 +40,13 @@ import numpy as np
 import minigrad as mg
 from minigrad import io
 from minigrad.nn import Dropout, Embedding, Linear, Module
-from zoo.layers import GRU, LSTM, RNN
 from zoo.tasks.seq2seq import SEQ2SEQ_TASKS, Seq2SeqTask, make_seq2seq_task
 from zoo.tasks.vocab import BOS, EOS, PAD, TokenVocab, vocab_from_dict
+from zoo.train import CHECKPOINT, TrainConfig, Trainer, add_arguments, config_from_args, evaluating
 from zoo.unroll import masked_cross_entropy, sequence_mask
 
 from .attention import ATTENTIONS, Memory, make_attention
+from .common import CELLS, check_config, positive_int, recurrent_layer, write_text
 
 __all__ = [
     "Seq2SeqConfig", "Seq2Seq", "DecoderState", "Decoded", "Hypotheses", "length_penalty",
@@ -54,7 +55,6 @@ __all__ = [
     "add_train_arguments", "train_from_args", "add_translate_arguments", "translate_from_args",
 ]
 
-LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 KIND = "seq2seq"  # the run_config "kind" of a seq2seq checkpoint
 
 
@@ -72,28 +72,19 @@ class Seq2SeqConfig:
     attention_size: int | None = None  # additive attention's hidden size (default hidden_size)
     dropout: float = 0.0
     teacher_forcing: float = 1.0    # probability of feeding the true previous token in training
+    forget_bias: float | None = None  # LSTM only; None: PyTorch's initialisation
 
     def __post_init__(self):
-        for name in ("src_vocab_size", "tgt_vocab_size", "embed_size", "hidden_size", "num_layers"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Seq2SeqConfig: {name} must be a positive integer, got {value!r}")
+        sizes = ("src_vocab_size", "tgt_vocab_size", "embed_size", "hidden_size", "num_layers")
+        check_config(self, sizes + (() if self.attention_size is None else ("attention_size",)),
+                     {"cell": CELLS, "attention": ATTENTIONS})
         if self.tgt_vocab_size <= EOS:
             raise ValueError(f"Seq2SeqConfig: tgt_vocab_size must include PAD, BOS and EOS (ids 0-2), got "
                              f"{self.tgt_vocab_size}")
-        if self.cell not in LAYERS:
-            raise ValueError(f"Seq2SeqConfig: cell must be one of {', '.join(LAYERS)}, got {self.cell!r}")
-        if self.attention not in ATTENTIONS:
-            raise ValueError(f"Seq2SeqConfig: attention must be one of {', '.join(ATTENTIONS)}, got "
-                             f"{self.attention!r}")
         if self.attention == "dot" and self.bidirectional:
             raise ValueError("Seq2SeqConfig: dot attention needs keys (2*hidden with a bidirectional encoder) "
                              "as large as the decoder state (hidden); use attention='multiplicative' or "
                              "bidirectional=False")
-        if self.attention_size is not None and self.attention_size < 1:
-            raise ValueError(f"Seq2SeqConfig: attention_size must be positive, got {self.attention_size}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"Seq2SeqConfig: dropout must lie in [0, 1), got {self.dropout}")
         if not 0.0 <= self.teacher_forcing <= 1.0:
             raise ValueError(f"Seq2SeqConfig: teacher_forcing must lie in [0, 1], got {self.teacher_forcing}")
 
@@ -153,21 +144,21 @@ class Seq2Seq(Module):
     """
 
     def __init__(self, config: Seq2SeqConfig, *, dtype=None, generator=None):
+        super().__init__()
         self.config = c = config
         H, E, K = c.hidden_size, c.embed_size, 2 if c.bidirectional else 1
-        layer = LAYERS[c.cell]
         kw = dict(dtype=dtype, generator=generator)
         self.src_embed = Embedding(c.src_vocab_size, E, padding_idx=PAD, **kw)
         self.tgt_embed = Embedding(c.tgt_vocab_size, E, padding_idx=PAD, **kw)
-        self.encoder = layer(E, H, c.num_layers, batch_first=True, dropout=c.dropout,
-                             bidirectional=c.bidirectional, **kw)
+        self.encoder = recurrent_layer(c.cell, E, H, c.num_layers, dropout=c.dropout, bidirectional=c.bidirectional,
+                                       forget_bias=c.forget_bias, **kw)
         # the bridge (W_b, and W_bc for the LSTM's c) exists only for a bidirectional encoder
         self.bridge = Linear(2 * H, H, **kw) if c.bidirectional else None
         self.bridge_c = Linear(2 * H, H, **kw) if c.bidirectional and c.cell == "lstm" else None
         self.attention = make_attention(c.attention, H, K * H, c.attention_size, **kw)
         feed = 0 if self.attention is None else H
         # the decoder layer only holds the parameters (PyTorch's names); ``_cells`` steps them
-        self.decoder = layer(E + feed, H, c.num_layers, **kw)
+        self.decoder = recurrent_layer(c.cell, E + feed, H, c.num_layers, forget_bias=c.forget_bias, **kw)
         self.combine = Linear(K * H + H, H, **kw) if self.attention is not None else None  # W_c
         self.out = Linear(H, c.tgt_vocab_size, **kw)
         self.drop = Dropout(c.dropout)
@@ -452,14 +443,10 @@ class Translator:
             if not isinstance(t, str) or not self.src_vocab.tokenize(t):
                 raise ValueError(f"cannot translate {t!r}: sources must be non-empty strings")
         src = self.src_vocab.encode_batch(texts)
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with evaluating(self.model):
             if beam == 1:
                 return self.model.greedy(src.ids, src.lengths, self.max_len)
             return self.model.beam_search(src.ids, src.lengths, beam, alpha=alpha, max_len=self.max_len)
-        finally:
-            self.model.train(was_training)
 
     def __call__(self, texts: Sequence[str], beam: int = 1, alpha: float = 0.6, batch_size: int = 500) -> list:
         """The translations of ``texts`` (decoded ``batch_size`` at a time)."""
@@ -548,10 +535,7 @@ def write_attention_svg(amap: AttentionMap, path, title: str | None = None) -> p
     """Write ``attention_svg(amap)`` to ``path`` atomically; returns the path."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(attention_svg(amap, title), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(path, attention_svg(amap, title))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -588,17 +572,12 @@ def evaluate(translator: Translator, task: Seq2SeqTask, split: str = "test", bea
     teacher-forced ``loss`` on a split of ``task``."""
     key = "exact_match" if beam == 1 else f"exact_match_beam{beam}"
     metrics = {key: task.evaluate(lambda sources: translator(sources, beam, alpha), split)}
-    was_training = translator.model.training
-    translator.model.eval()
-    try:
-        with mg.no_grad():
-            total, count = 0.0, 0
-            for batch in task.batches(500, split=split):
-                _, loss = translator.model(*_batch_arrays(batch))
-                n = int(batch.tgt_mask.sum())
-                total, count = total + float(loss.data) * n, count + n
-    finally:
-        translator.model.train(was_training)
+    total, count = 0.0, 0
+    with evaluating(translator.model):
+        for batch in task.batches(500, split=split):
+            _, loss = translator.model(*_batch_arrays(batch))
+            n = int(batch.tgt_mask.sum())
+            total, count = total + float(loss.data) * n, count + n
     metrics["loss"] = total / count
     return metrics
 
@@ -620,8 +599,6 @@ def train_task(task_name: str = "dates", *, steps: int | None = None, max_second
     (greedy, held-out split), ``exact_match_beam{beam}`` if ``beam > 1``, ``loss``,
     ``train_seconds``, ``steps``.
     """
-    from zoo.train import CHECKPOINT, TrainConfig, Trainer  # the trainer needs tqdm; the model does not
-
     if task_name not in SEQ2SEQ_TASKS:
         raise ValueError(f"unknown seq2seq task {task_name!r}; choose one of {', '.join(SEQ2SEQ_TASKS)}")
     defaults = TASK_DEFAULTS[task_name]
@@ -672,48 +649,39 @@ def train_task(task_name: str = "dates", *, steps: int | None = None, max_second
 # the command line: `minigrad train seq2seq ...` and `minigrad translate CKPT TEXT ...`
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``minigrad train seq2seq`` (the trainer's come from ``zoo.train.add_arguments``)."""
-    from zoo.train import add_arguments
-
     g = parser.add_argument_group("task")
     g.add_argument("--task", choices=list(SEQ2SEQ_TASKS), default="dates",
                    help="dates ('22 Nov 2026' -> '2026-11-22'), reversal, sorting or addition (default dates)")
-    g.add_argument("--length", type=_positive_int, help="sequence length for reversal and sorting (default 10)")
-    g.add_argument("--max-digits", type=_positive_int, help="digits per operand for addition (default 3)")
-    g.add_argument("--n-train", type=_positive_int, help="training pairs (default 20000)")
-    g.add_argument("--n-test", type=_positive_int, help="held-out pairs (default 1000)")
-    g.add_argument("--batch-size", type=_positive_int, help="pairs per step (default: the task's, 64)")
+    g.add_argument("--length", type=positive_int, help="sequence length for reversal and sorting (default 10)")
+    g.add_argument("--max-digits", type=positive_int, help="digits per operand for addition (default 3)")
+    g.add_argument("--n-train", type=positive_int, help="training pairs (default 20000)")
+    g.add_argument("--n-test", type=positive_int, help="held-out pairs (default 1000)")
+    g.add_argument("--batch-size", type=positive_int, help="pairs per step (default: the task's, 64)")
     g = parser.add_argument_group("model")
     g.add_argument("--attention", choices=ATTENTIONS, default="additive",
                    help="additive (Bahdanau), multiplicative (Luong general), dot, or none (default additive)")
-    g.add_argument("--cell", choices=list(LAYERS), default="gru", help="recurrent cell (default gru)")
-    g.add_argument("--layers", type=_positive_int, default=1, help="layers in encoder and decoder (default 1)")
-    g.add_argument("--hidden", type=_positive_int, help="hidden size (default: the task's)")
-    g.add_argument("--embed", type=_positive_int, help="embedding size (default: the task's)")
-    g.add_argument("--attention-size", type=_positive_int, help="additive attention's hidden size (default: hidden)")
+    g.add_argument("--cell", choices=tuple(CELLS), default="gru", help="recurrent cell (default gru)")
+    g.add_argument("--layers", type=positive_int, default=1, help="layers in encoder and decoder (default 1)")
+    g.add_argument("--hidden", type=positive_int, help="hidden size (default: the task's)")
+    g.add_argument("--embed", type=positive_int, help="embedding size (default: the task's)")
+    g.add_argument("--attention-size", type=positive_int, help="additive attention's hidden size (default: hidden)")
     g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True,
                    help="bidirectional encoder (default: yes)")
     g.add_argument("--dropout", type=float, default=0.0, help="dropout probability (default 0)")
+    g.add_argument("--forget-bias", type=float, help="LSTM forget-gate bias at init (default: PyTorch's, 0)")
     g.add_argument("--teacher-forcing", type=float, default=1.0,
                    help="probability of feeding the true previous token; below 1: scheduled sampling (default 1)")
-    g.add_argument("--beam", type=_positive_int, default=1, help="also report exact match with this beam width")
-    add_arguments(parser, steps=TASK_DEFAULTS["dates"]["steps"], lr=DEFAULT_LR, eval_every=DEFAULT_EVAL_EVERY)
+    g.add_argument("--beam", type=positive_int, default=1, help="also report exact match with this beam width")
+    add_arguments(parser, steps=TASK_DEFAULTS["dates"]["steps"], lr=DEFAULT_LR, eval_every=DEFAULT_EVAL_EVERY,
+                  steps_help="per task: " + ", ".join(f"{k} {v['steps']}" for k, v in TASK_DEFAULTS.items()))
     parser.set_defaults(schedule=None)  # chosen in train_from_args: cosine unless only --minutes is given
 
 
 def train_from_args(args: argparse.Namespace) -> dict:
     """``minigrad train seq2seq``: train (or resume), print the held-out accuracy and a few
     translations; writes ``<out>/seq2seq_<task>/`` (checkpoint.npz, metrics.jsonl, attention.svg)."""
-    from zoo.train import config_from_args
-
     task_options = {k: v for k, v in (("n_train", args.n_train), ("n_test", args.n_test), ("length", args.length),
                                       ("max_digits", args.max_digits)) if v is not None}
     allowed = {"dates": {"n_train", "n_test"}, "reversal": {"n_train", "n_test", "length"},
@@ -733,7 +701,7 @@ def train_from_args(args: argparse.Namespace) -> dict:
         args.task, config=config, batch_size=args.batch_size, progress=not args.quiet, out_dir=out_dir,
         resume=args.resume, beam=args.beam, task_options=task_options, attention=args.attention, cell=args.cell,
         num_layers=args.layers, bidirectional=args.bidirectional, dropout=args.dropout,
-        teacher_forcing=args.teacher_forcing, **model_options)
+        teacher_forcing=args.teacher_forcing, forget_bias=args.forget_bias, **model_options)
     translator = Translator.from_task(model, task)
     c = model.config
     print(f"{task!r}; {c.attention} attention, {c.cell} x{c.num_layers}, hidden {c.hidden_size}: "

@@ -1,0 +1,141 @@
+"""zoo.models.common: the layer by name, the final state, config checks that name the field, token
+sampling, the shared model flags and the atomic result writers."""
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from zoo.layers import GRU, LSTM, RNN
+from zoo.models import (
+    CharLMConfig, ClassifierConfig, ConditionedConfig, ForecasterConfig, HelloConfig, Seq2SeqConfig, TaggerConfig,
+)
+from zoo.models.common import (
+    add_model_arguments, check_sampling, final_state, positive_int, recurrent_layer, run_numbers, sample_tokens,
+    write_json, write_svg, write_text,
+)
+from zoo.train import History
+
+
+# building models -----------------------------------------------------------------------------------
+def test_recurrent_layer_by_name_is_batch_first_and_biases_only_the_lstm_forget_gate():
+    for name, cls in (("rnn", RNN), ("lstm", LSTM), ("gru", GRU)):
+        layer = recurrent_layer(name, 3, 5, forget_bias=1.0)
+        assert type(layer) is cls and layer.batch_first
+    lstm = recurrent_layer("lstm", 3, 5, forget_bias=1.0)
+    b = lstm.bias_ih_l0.data
+    assert np.all(b[5:10] == 1.0) and np.all(lstm.bias_hh_l0.data[5:10] == 0.0)
+    assert not np.all(b[:5] == 1.0)
+    with pytest.raises(ValueError, match="cell must be one of"):
+        recurrent_layer("transformer", 3, 5)
+
+
+def test_recurrent_layer_without_a_forget_bias_keeps_pytorchs_initialisation():
+    a = recurrent_layer("lstm", 3, 5, forget_bias=None, generator=np.random.default_rng(0))
+    b = LSTM(3, 5, generator=np.random.default_rng(0))
+    for name, p in b.named_parameters():
+        np.testing.assert_array_equal(getattr(a, name).data, p.data)
+
+
+def test_final_state_is_the_top_layer_with_both_directions_forward_first():
+    h = mg.Tensor(np.arange(4 * 2 * 3, dtype=np.float64).reshape(4, 2, 3))  # L=2, K=2
+    np.testing.assert_array_equal(final_state(h).data, h.data[-1])
+    np.testing.assert_array_equal(final_state((h, h * 0), bidirectional=True).data,
+                                  np.concatenate([h.data[2], h.data[3]], axis=-1))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: CharLMConfig(10, embed=0), "CharLMConfig: embed must be a positive integer, got 0"),
+    (lambda: ClassifierConfig(10, 2, cell="elman"), "ClassifierConfig: cell must be one of rnn, lstm, gru"),
+    (lambda: TaggerConfig(10, 2, hidden_size=2.5), "TaggerConfig: hidden_size must be a positive integer"),
+    (lambda: ClassifierConfig(10, 2, dropout=1.0), r"ClassifierConfig: dropout must lie in \[0, 1\)"),
+    (lambda: ConditionedConfig(3, 10, condition="never"), "ConditionedConfig: condition must be one of init"),
+    (lambda: ConditionedConfig(3, 10, max_length=0), "ConditionedConfig: max_length must be a positive"),
+    (lambda: ForecasterConfig(num_layers=True), "ForecasterConfig: num_layers must be a positive integer"),
+    (lambda: ForecasterConfig(mode="one_to_one"), "ForecasterConfig: mode must be one of many_to_one"),
+    (lambda: HelloConfig(hidden=-1), "HelloConfig: hidden must be a positive integer"),
+    (lambda: Seq2SeqConfig(10, 10, attention_size=0), "Seq2SeqConfig: attention_size must be a positive"),
+    (lambda: Seq2SeqConfig(10, 10, dropout=-0.1), "Seq2SeqConfig: dropout must lie in"),
+])
+def test_every_model_config_names_the_bad_field(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+# generating ----------------------------------------------------------------------------------------
+def test_sample_tokens_greedy_and_with_temperature():
+    logits = np.log(np.array([[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]]))
+    np.testing.assert_array_equal(sample_tokens(logits, 0, np.random.default_rng(0)), [2, 0])
+    rng = np.random.default_rng(1)
+    draws = np.stack([sample_tokens(logits, 1.0, rng) for _ in range(4000)])  # (N, 2)
+    for row, p in enumerate(np.exp(logits)):
+        np.testing.assert_allclose(np.bincount(draws[:, row], minlength=3) / len(draws), p, atol=0.03)
+    # a high temperature flattens the distribution, a low one sharpens it
+    hot = np.stack([sample_tokens(logits[:1], 100.0, rng) for _ in range(3000)])[:, 0]
+    assert np.all(np.abs(np.bincount(hot, minlength=3) / len(hot) - 1 / 3) < 0.04)
+    cold = np.stack([sample_tokens(logits[:1], 0.05, rng) for _ in range(200)])[:, 0]
+    assert np.all(cold == 2)
+
+
+def test_sample_tokens_top_k_keeps_only_the_likeliest():
+    logits = np.array([[0.0, 3.0, 1.0, 2.0, -1.0]])
+    rng = np.random.default_rng(0)
+    seen = {int(sample_tokens(logits, 50.0, rng, top_k=2)[0]) for _ in range(300)}
+    assert seen == {1, 3}
+    assert {int(sample_tokens(logits, 50.0, rng, top_k=9)[0]) for _ in range(300)} == {0, 1, 2, 3, 4}
+
+
+@pytest.mark.parametrize("temperature, top_k, message", [(-0.5, None, "temperature"), (float("nan"), None,
+                                                          "temperature"), (1.0, 0, "top_k"), (1.0, 1.5, "top_k")])
+def test_check_sampling_names_the_bad_option(temperature, top_k, message):
+    with pytest.raises(ValueError, match=message):
+        check_sampling(temperature, top_k)
+
+
+# the command line ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["0", "-3", "two"])
+def test_positive_int_names_what_it_got(text):
+    with pytest.raises(argparse.ArgumentTypeError, match=f"expected a positive integer, got .*{text}"):
+        positive_int(text)
+    assert positive_int("12") == 12
+
+
+def test_model_flags_offer_embed_and_bidirectional_only_when_asked():
+    plain = argparse.ArgumentParser()
+    add_model_arguments(plain, cell="gru", hidden=32)
+    args = plain.parse_args([])
+    assert (args.cell, args.hidden, args.layers, args.batch_size, args.forget_bias) == ("gru", 32, 1, 64, 1.0)
+    assert not {"--embed", "--bidirectional"} & set(plain._option_string_actions)
+    full = argparse.ArgumentParser()
+    add_model_arguments(full, embed=8, bidirectional=True)
+    args = full.parse_args(["--bidirectional"])
+    assert args.embed == 8 and args.bidirectional
+
+
+def test_run_numbers():
+    h = History(losses=[float(i) for i in range(30)], step=30, elapsed=1.234)
+    assert run_numbers(h) == {"steps": 30, "train_seconds": 1.23, "final_loss": np.mean(range(10, 30))}
+    assert run_numbers(History())["final_loss"] is None
+
+
+def test_writers_replace_the_file_whole_and_leave_no_temporary(tmp_path):
+    path = write_json(tmp_path / "r.json", {"a": [1, 2]})
+    assert json.loads(path.read_text()) == {"a": [1, 2]}
+    write_text(path, "second")
+    assert path.read_text() == "second"
+    with pytest.raises(TypeError):
+        write_json(path, {"a": object()})  # a failed write keeps the old file
+    assert path.read_text() == "second" and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_write_svg_is_reproducible(tmp_path):
+    figure = pytest.importorskip("matplotlib.figure")
+
+    def draw(path):
+        fig = figure.Figure(figsize=(2, 2))
+        fig.add_subplot().plot([0, 1], [1, 0], label="line")
+        return write_svg(fig, path).read_text()
+
+    a, b = draw(tmp_path / "a.svg"), draw(tmp_path / "b.svg")
+    assert a == b and a.lstrip().startswith("<?xml") and "<dc:date>" not in a

@@ -1,0 +1,211 @@
+"""What the zoo's models share, so that each model file holds only its own idea.
+
+Building: ``CELLS`` (the recurrent layers by the name a config's ``cell`` field gives),
+``recurrent_layer`` (one, batch-first), ``final_state`` (the top layer's last state, both
+directions) and ``check_config`` (a config's sizes and choices, errors naming the field).
+Generating: ``sample_tokens`` (greedy, temperature and top-k choice from logits) and
+``check_sampling``.
+
+The command line (``minigrad train <model>`` and ``minigrad experiment``, beyond ``zoo.train``'s
+flags): ``positive_int`` (an argparse type), ``add_model_arguments`` (``--cell --hidden --layers
+--dropout --forget-bias --batch-size``, optionally ``--embed`` and ``--bidirectional``),
+``run_dir`` (the run's folder), ``sample_batches``, ``fit_from_args`` (train, or continue with
+``--resume``), ``run_numbers`` (steps, time and final loss of a run), and atomic writers for
+results: ``write_text``, ``write_json``, ``write_svg``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import pathlib
+
+import numpy as np
+
+import minigrad as mg
+from zoo.layers import GRU, LSTM, RNN
+from zoo.train import CHECKPOINT, Trainer, config_from_args
+
+__all__ = [
+    "CELLS", "recurrent_layer", "final_state", "check_config", "check_sampling", "sample_tokens", "positive_int", "add_model_arguments", "run_dir",
+    "sample_batches", "fit_from_args", "run_numbers", "write_text", "write_json", "write_svg",
+]
+
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+# building models ---------------------------------------------------------------------------------
+def recurrent_layer(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, *, dropout: float = 0.0,
+                    bidirectional: bool = False, forget_bias: float | None = 1.0, **options):
+    """A batch-first ``zoo.RNN``/``LSTM``/``GRU`` by name. ``forget_bias`` applies to the LSTM only
+    (b_if starts at it, so the forget gate starts mostly open; Jozefowicz et al. 2015); None keeps
+    PyTorch's initialisation. ``options`` (``dtype``, ``generator``, ...) go to the layer."""
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+    if cell == "lstm" and forget_bias is not None:
+        options["forget_bias"] = forget_bias
+    return CELLS[cell](input_size, hidden_size, num_layers, batch_first=True, dropout=dropout,
+                       bidirectional=bidirectional, **options)
+
+
+def final_state(h_n, bidirectional: bool = False) -> mg.Tensor:
+    """The top layer's final hidden state (B, H), or (B, 2H) with both directions (forward first).
+
+    ``h_n`` is a layer's second output: (L*K, B, H), or the LSTM's pair (h_n, c_n). With lengths,
+    the forward direction's entry is each sequence's state at its last real step, and the backward
+    direction's is its state after reading back to step 0, so both summarise the whole sequence.
+    """
+    h = h_n[0] if isinstance(h_n, tuple) else h_n
+    return mg.cat([h[-2], h[-1]], axis=-1) if bidirectional else h[-1]
+
+
+def check_config(config, positive: tuple = (), choices: dict | None = None) -> None:
+    """Check a model config: each field in ``positive`` a positive integer, each field of ``choices``
+    ({field: options}) one of its options, and ``dropout`` (if the config has one) in [0, 1).
+    The ValueError names the config class, the field and the value."""
+    name = type(config).__name__
+    for field in positive:
+        value = getattr(config, field)
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name}: {field} must be a positive integer, got {value!r}")
+    for field, options in (choices or {}).items():
+        value = getattr(config, field)
+        if value not in options:
+            raise ValueError(f"{name}: {field} must be one of {', '.join(options)}, got {value!r}")
+    dropout = getattr(config, "dropout", 0.0)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"{name}: dropout must lie in [0, 1), got {dropout}")
+
+
+# generating --------------------------------------------------------------------------------------
+def check_sampling(temperature: float, top_k: int | None = None) -> None:
+    """ValueError unless ``temperature`` >= 0 and ``top_k`` is None or a positive integer."""
+    if not temperature >= 0:
+        raise ValueError(f"temperature must be >= 0 (0: greedy), got {temperature}")
+    if top_k is not None and not (isinstance(top_k, (int, np.integer)) and top_k >= 1):
+        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+
+
+def sample_tokens(logits, temperature: float, rng: np.random.Generator, top_k: int | None = None) -> np.ndarray:
+    """One token id per row of ``logits`` (B, V): the likeliest with ``temperature`` 0, else one
+    drawn from softmax(logits / temperature), among the ``top_k`` likeliest only when given."""
+    z = np.asarray(logits, dtype=np.float64)
+    if temperature == 0:
+        return z.argmax(axis=-1)
+    z = z / temperature
+    V = z.shape[-1]
+    if top_k is not None and top_k < V:
+        kth = np.partition(z, V - top_k, axis=-1)[:, V - top_k:V - top_k + 1]  # (B, 1): the k-th largest
+        z = np.where(z >= kth, z, -np.inf)
+    cdf = np.exp(z - z.max(axis=-1, keepdims=True)).cumsum(axis=-1)  # unnormalised
+    u = rng.random((len(z), 1)) * cdf[:, -1:]
+    # inverse CDF: the first token whose cumulative mass exceeds u (the clip guards rounding at the top)
+    return np.minimum((cdf <= u).sum(axis=-1), V - 1)
+
+
+# the command line --------------------------------------------------------------------------------
+def positive_int(text: str) -> int:
+    """An argparse type: a positive integer (the error names what was given)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, cell: str = "lstm", hidden: int = 64,
+                        batch_size: int = 64, embed: int | None = None, bidirectional: bool = False) -> None:
+    """``--cell --hidden --layers --dropout --forget-bias --batch-size``, with ``--embed`` for a
+    model that embeds tokens (``embed`` is its default size) and ``--bidirectional`` for one that
+    may read its input both ways."""
+    g = parser.add_argument_group("model")
+    g.add_argument("--cell", choices=tuple(CELLS), default=cell, help=f"recurrent cell (default {cell})")
+    if embed is not None:
+        g.add_argument("--embed", type=positive_int, default=embed, help=f"token embedding size (default {embed})")
+    g.add_argument("--hidden", type=positive_int, default=hidden, help=f"hidden size (default {hidden})")
+    g.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers (default 1)")
+    if bidirectional:
+        g.add_argument("--bidirectional", action="store_true", help="read the sequence both ways")
+    g.add_argument("--dropout", type=float, default=0.0, help="dropout between layers and before the head")
+    g.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias at init (default 1.0)")
+    g.add_argument("--batch-size", type=positive_int, default=batch_size,
+                   help=f"examples per training step (default {batch_size})")
+
+
+def run_dir(args: argparse.Namespace, name: str) -> pathlib.Path:
+    """``<--out>/<name>``, created (a clear error if that is impossible)."""
+    path = pathlib.Path(args.out) / name
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot create the output folder '{path}': {e.strerror}") from None
+    return path
+
+
+def sample_batches(examples, batch_size: int):
+    """``batches(rng)`` for the trainer: ``batch_size`` distinct examples (all, if there are fewer)."""
+    return lambda rng: examples.sample(min(batch_size, len(examples)), rng)
+
+
+def fit_from_args(args: argparse.Namespace, model, batches, *, out: pathlib.Path, run_config: dict,
+                  evaluate=None, desc: str, tokens=None):
+    """Train ``model`` as ``zoo.train``'s flags in ``args`` say; with ``--resume``, continue the
+    checkpoint in ``out`` (which must come from the same model and task settings). Returns the History."""
+    options = dict(config=config_from_args(args), evaluate=evaluate, progress=not args.quiet, desc=desc,
+                   tokens=tokens)
+    if not args.resume:
+        return Trainer(model, batches, out_dir=out, run_config=run_config, **options).fit()
+    path = out / CHECKPOINT
+    if not path.is_file():
+        raise ValueError(f"--resume: there is no checkpoint at '{path}'")
+    saved = mg.load(path).get("config")
+    if saved != json.loads(json.dumps(run_config)):
+        differ = sorted(k for k in set(run_config) | set(saved or {}) if (saved or {}).get(k) != run_config.get(k))
+        raise ValueError(f"--resume: the checkpoint at '{path}' was trained with other settings "
+                         f"({', '.join(differ)} differ); pass the options of the original run")
+    return Trainer.resume(path, model, batches, **options).fit()
+
+
+def run_numbers(history) -> dict:
+    """A finished run's ``steps``, ``train_seconds`` and ``final_loss`` (the mean of the last 20
+    training losses; None if it took no step)."""
+    return {"steps": history.step, "train_seconds": round(history.elapsed, 2),
+            "final_loss": float(np.mean(history.losses[-20:])) if history.losses else None}
+
+
+@contextlib.contextmanager
+def _replacing(path: pathlib.Path):
+    """A temporary path next to ``path`` for the block to write; it then replaces ``path`` in one
+    step, so a reader never sees half a file (and a failed write leaves the old one)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path, text: str) -> pathlib.Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+    path = pathlib.Path(path)
+    with _replacing(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_json(path, obj) -> pathlib.Path:
+    """Write ``obj`` as indented JSON, atomically; returns the path."""
+    return write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_svg(fig, path) -> pathlib.Path:
+    """Save a matplotlib figure as SVG, atomically and reproducibly (no date, fixed ids, text as text)."""
+    import matplotlib
+
+    path = pathlib.Path(path)
+    with _replacing(path) as tmp, matplotlib.rc_context({"svg.hashsalt": "minigrad", "svg.fonttype": "none"}):
+        fig.savefig(tmp, format="svg", metadata={"Date": None})
+    return path
