@@ -27,9 +27,11 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn.functional as F
 
-from .models.charlm import CharLM, CharLMConfig, evaluate_bpc, run_config
-from .models.hello import HelloRNN, scalar_hello
 from .kernels import unfused
+from .models.charlm import CharLM, CharLMConfig, evaluate_bpc, run_config
+from .models.common import write_json, write_svg
+from .models.hello import HelloRNN, scalar_hello
+from .models.seq2seq import Translator, train_task, write_attention_svg
 from .tasks import hello_data, load_corpus
 from .train import METRICS, TrainConfig, Trainer
 
@@ -143,7 +145,7 @@ def charlm(report: Report, plan: Plan, seed: int, progress: bool):
                                                           clip_norm=1.0, eval_every=0, seed=seed),
                       evaluate=lambda m: {"val_bpc": evaluate_bpc(m, corpus, max_chars=plan.eval_chars)},
                       out_dir=out, run_config=run_config(model, corpus.vocab, source="stdlib", batch=32, seq=64),
-                      progress=progress, desc="char-LSTM")
+                      progress=progress, print_evals=False, desc="char-LSTM")  # the bpc is printed below
     history = trainer.fit()
     bpc = history.last_eval["val_bpc"] if history.last_eval else float("nan")
     print(f"  {history.step} steps in {history.elapsed:.0f} s; validation {bpc:.3f} bits/char "
@@ -165,13 +167,8 @@ def _indent(text: str) -> str:
 
 # 3. seq2seq with attention -----------------------------------------------------------------------
 def seq2seq(report: Report, plan: Plan, seed: int, progress: bool):
-    """Train the date translator with attention for the plan's time; return it (None if unavailable)."""
+    """Train the date translator with attention for the plan's time; return it."""
     _section(f"3/4  date translation with additive attention ({plan.seq2seq_seconds:g} s)")
-    try:
-        from .models.seq2seq import Translator, attention_svg, train_task
-    except ImportError as e:
-        report.skip("the seq2seq part", e)
-        return None
     out = report.out / "seq2seq_dates"
     model, task, metrics = train_task("dates", max_seconds=plan.seq2seq_seconds, seed=seed,
                                       progress=progress, out_dir=out, task_options=plan.seq2seq_task,
@@ -189,10 +186,8 @@ def seq2seq(report: Report, plan: Plan, seed: int, progress: bool):
                                          "out/seq2seq_dates/checkpoint.npz '3 March 1999'")
 
     def heatmap():
-        path = report.out / "attention_heatmap.svg"
-        path.write_text(attention_svg(translator.attention(sources[0]), title=f"{sources[0]!r} -> "
-                                      f"{translator([sources[0]])[0]!r}"), encoding="utf-8")
-        return path
+        return write_attention_svg(translator.attention(sources[0]), report.out / "attention_heatmap.svg",
+                                   title=f"{sources[0]!r} -> {translator([sources[0]])[0]!r}")
 
     report.picture("where the decoder looks: attention weights of one translation", heatmap)
     return model
@@ -267,9 +262,7 @@ def loss_curves(report: Report) -> None:
             ax.set_xlabel("step")
             ax.grid(alpha=0.3)
             ax.legend()
-        path = report.out / "loss_curves.svg"
-        fig.savefig(path, format="svg", metadata={"Date": None})
-        return path
+        return write_svg(fig, report.out / "loss_curves.svg")
 
     report.picture("loss curves of both training runs", draw)
 
@@ -299,7 +292,7 @@ def main(argv=None) -> dict:
     summary = report.summary(seconds)
     print("\n" + summary)
     numbers = {**report.numbers, "seconds": round(seconds, 1), "notes": report.notes}
-    (report.out / "summary.json").write_text(json.dumps(numbers, indent=2) + "\n", encoding="utf-8")
+    write_json(report.out / "summary.json", numbers)
     return numbers
 
 
