@@ -56,7 +56,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     scalar ``L = sum(w * out)`` with fixed random ``w``. An input of at most ``max_full`` elements
     is checked element by element (its full Jacobian-vector product); a larger one at ``samples``
     random elements plus ``directions`` random-direction projections over all inputs. Inputs must
-    be float64. Returns True, or raises ``GradcheckError`` naming the worst element.
+    be float64; one computed by an op (``x.double()`` of a tensor requiring grad) is checked as a
+    leaf of its own holding its values. Returns True, or raises ``GradcheckError`` naming the
+    worst element.
     """
     inputs = list(inputs)
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
@@ -66,6 +68,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         if inputs[i].dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; finite differences need float64 "
                             "(convert with .double() or create with dtype=float64)")
+    for i in checked:
+        if not inputs[i].is_leaf:
+            # its gradient would flow on to the leaves it came from and never be stored on it
+            inputs[i] = Tensor(inputs[i].data, requires_grad=True)
     rng = np.random.default_rng(seed)
     saved_grads = [inputs[i].grad for i in checked]
     saved_data = [inputs[i].data for i in checked]

@@ -69,6 +69,15 @@ def test_inputs_are_restored_and_may_be_used_through_closures():
     np.testing.assert_array_equal(W.data, before)
 
 
+def test_an_input_computed_by_an_op_is_checked_as_a_leaf_of_its_own():
+    """``x.double()`` of a float32 tensor requiring grad is what the dtype error suggests."""
+    x = Tensor(np.linspace(-1.0, 1.0, 6, dtype=np.float32).reshape(2, 3), requires_grad=True)
+    assert mg.gradcheck(lambda a: a.tanh() * a, [x.double()])
+    with pytest.raises(mg.GradcheckError, match=r"worst at input 0, index \(1, 0\)"):
+        mg.gradcheck(lambda a: Square.apply(a, bad=3), [x.double()])
+    assert x.grad is None
+
+
 def test_every_output_of_a_tuple_is_checked():
     x = x64(4)
     assert mg.gradcheck(lambda a: (a.exp(), a * 3), [x])
