@@ -129,7 +129,7 @@ def test_train_from_args_writes_a_checkpoint_that_rebuilds_the_model(tmp_path, c
                                        "--hidden", "8", "--batch-size", "8", "--out", str(tmp_path), "--quiet"])
     result = train_from_args(args)
     assert result["steps"] == 6 and 0 <= result["test_accuracy"] <= 1
-    out = tmp_path / "classifier-parity"
+    out = tmp_path / "classifier_parity"
     assert json.loads((out / "results.json").read_text())["test_accuracy"] == result["test_accuracy"]
     assert "test accuracy" in capsys.readouterr().out
     ckpt = mg.load(out / "checkpoint.npz")
@@ -155,7 +155,7 @@ def test_tagger_from_args(tmp_path):
                                               "--out", str(tmp_path), "--quiet"])
     result = train_tagger_from_args(args)
     assert set(result) >= {"test_accuracy", "test_sequence_accuracy", "train_seconds"}
-    saved = mg.load(tmp_path / "tagger-char_class" / "checkpoint.npz")["config"]
+    saved = mg.load(tmp_path / "tagger_char_class" / "checkpoint.npz")["config"]
     assert saved["model"] == dataclasses.asdict(TaggerConfig(**saved["model"])) and saved["model"]["bidirectional"]
 
 

@@ -147,7 +147,7 @@ def test_train_from_args(tmp_path, capsys):
                               "--cell", "lstm", "--out", str(tmp_path), "--quiet"])
     result = train_from_args(args)
     assert 0 <= result["test_exact_match"] <= 1 and result["steps"] == 4
-    out = tmp_path / "conditioned-word"
+    out = tmp_path / "conditioned_word"
     assert json.loads((out / "results.json").read_text())["cell"] == "lstm"
     assert "held-out numbers" in capsys.readouterr().out
     saved = mg.load(out / "checkpoint.npz")

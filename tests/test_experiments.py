@@ -115,10 +115,10 @@ def test_run_from_args_prints_the_table_and_writes_the_results(tmp_path, capsys)
     assert [(r["cell"], r["length"]) for r in result["runs"]] == [("gru", 4), ("rnn", 4), ("gru", 6), ("rnn", 6)]
     out = capsys.readouterr().out
     assert "| cell | delay=4 | delay=6 |" in out and "nats" in out and "% right" in out
-    saved = json.loads((tmp_path / "experiment-copy" / "results.json").read_text())
+    saved = json.loads((tmp_path / "experiment_copy" / "results.json").read_text())
     assert saved["settings"]["hidden_size"] == 4 and len(saved["runs"]) == 4
     assert saved["runs"][0]["curve"][-1]["step"] == 3 and "copy_accuracy" in saved["runs"][0]["curve"][-1]
-    assert (tmp_path / "experiment-copy" / "results.md").read_text().startswith("# copy experiment")
+    assert (tmp_path / "experiment_copy" / "results.md").read_text().startswith("# copy experiment")
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -129,7 +129,7 @@ def test_train_from_args(tmp_path, capsys, mode):
                   "--out", str(tmp_path), "--quiet"])
     result = train_from_args(args)
     assert {"test_mse", "persistence_mse", "skill", "train_seconds"} <= set(result)
-    out = tmp_path / f"forecaster-{mode}"
+    out = tmp_path / f"forecaster_{mode}"
     assert json.loads((out / "results.json").read_text())["steps"] == 5
     assert "persistence" in capsys.readouterr().out
     ckpt = mg.load(out / "checkpoint.npz")

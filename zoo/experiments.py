@@ -280,7 +280,7 @@ def run_from_args(args: argparse.Namespace) -> dict:
     settings = Settings(hidden_size=args.hidden, batch_size=args.batch_size, forget_bias=args.forget_bias,
                         n_test=args.n_test, seed=args.seed)
     train = config_from_args(args)
-    out = run_dir(args, f"experiment-{args.experiment}")
+    out = run_dir(args, f"experiment_{args.experiment}")
     started = time.perf_counter()
     results = run_experiment(args.experiment, args.cells, lengths, settings, train, progress=not args.quiet)
     table = results_table(results)

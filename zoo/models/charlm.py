@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import pathlib
 import time
 from dataclasses import dataclass
 
@@ -24,8 +23,8 @@ from minigrad import io, nn
 
 from ..tasks.corpus import Corpus, bits_per_char, load_corpus, sequential_batches
 from ..tasks.vocab import CharVocab, vocab_from_dict
-from ..train import Trainer, add_arguments, config_from_args, evaluating
-from .common import CELLS, check_config, check_sampling, recurrent_layer, sample_tokens
+from ..train import CHECKPOINT, Trainer, add_arguments, config_from_args, evaluating
+from .common import CELLS, check_config, check_sampling, recurrent_layer, run_dir, sample_tokens
 
 __all__ = ["CharLMConfig", "CharLM", "evaluate_bpc", "add_train_arguments", "train_from_args",
            "add_sample_arguments", "sample_from_args", "load_charlm", "KIND"]
@@ -183,8 +182,8 @@ def train_from_args(args) -> dict:
     check_sampling(args.temperature)  # before training, not after it
     config = config_from_args(args)
     corpus = load_corpus(args.data, max_chars=args.max_chars)
-    out = pathlib.Path(args.out) / KIND
-    checkpoint = out / "checkpoint.npz"
+    out = run_dir(args, KIND)
+    checkpoint = out / CHECKPOINT
     progress = not args.quiet
 
     def batches(rng):

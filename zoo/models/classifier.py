@@ -178,7 +178,7 @@ def _train_token_model(args, model_class, config_class, tasks: dict, kind: str) 
                           forget_bias=args.forget_bias)
     mg.manual_seed(args.seed)
     model = model_class(config)
-    out = run_dir(args, f"{kind}-{args.task}")
+    out = run_dir(args, f"{kind}_{args.task}")
     history = fit_from_args(
         args, model, sample_batches(task.train, args.batch_size), out=out, desc=f"{kind} {args.task}",
         evaluate=lambda m: {"test_accuracy": accuracy(m, task.test.x, task.test.y)},

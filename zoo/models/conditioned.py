@@ -179,7 +179,7 @@ def train_from_args(args: argparse.Namespace) -> dict:
         b = task.sample(min(args.batch_size, len(task.train)), rng)
         return b.features, b.tgt_in, b.tgt_out, b.tgt_mask
 
-    out = run_dir(args, f"conditioned-{args.level}")
+    out = run_dir(args, f"conditioned_{args.level}")
     history = fit_from_args(
         args, model, batch, out=out, desc=f"conditioned {args.cell}", tokens=lambda b: int(b[3].sum()),
         evaluate=lambda m: {"test_exact_match": task.evaluate(spell)},

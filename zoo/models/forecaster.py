@@ -149,7 +149,7 @@ def train_from_args(args: argparse.Namespace) -> dict:
                               dropout=args.dropout, forget_bias=args.forget_bias)
     mg.manual_seed(args.seed)
     model = Forecaster(config)
-    out = run_dir(args, f"forecaster-{args.mode}")
+    out = run_dir(args, f"forecaster_{args.mode}")
     history = fit_from_args(
         args, model, sample_batches(task.train, args.batch_size), out=out, desc=f"forecaster {args.cell}",
         evaluate=lambda m: {"test_mse": evaluate_mse(m, task.test.x, task.test.y)},

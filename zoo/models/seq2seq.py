@@ -46,7 +46,7 @@ from zoo.train import CHECKPOINT, TrainConfig, Trainer, add_arguments, config_fr
 from zoo.unroll import masked_cross_entropy, sequence_mask
 
 from .attention import ATTENTIONS, Memory, make_attention
-from .common import CELLS, check_config, positive_int, recurrent_layer, write_text
+from .common import CELLS, check_config, positive_int, recurrent_layer, run_dir, write_text
 
 __all__ = [
     "Seq2SeqConfig", "Seq2Seq", "DecoderState", "Decoded", "Hypotheses", "length_penalty",
@@ -696,7 +696,7 @@ def train_from_args(args: argparse.Namespace) -> dict:
     config = config_from_args(args)
     model_options = {k: v for k, v in (("hidden_size", args.hidden), ("embed_size", args.embed),
                                        ("attention_size", args.attention_size)) if v is not None}
-    out_dir = pathlib.Path(args.out) / f"seq2seq_{args.task}"
+    out_dir = run_dir(args, f"seq2seq_{args.task}")
     model, task, metrics = train_task(
         args.task, config=config, batch_size=args.batch_size, progress=not args.quiet, out_dir=out_dir,
         resume=args.resume, beam=args.beam, task_options=task_options, attention=args.attention, cell=args.cell,
