@@ -73,10 +73,12 @@ class RunResult:
 
     @property
     def final(self) -> float:
+        """The metric at the last evaluation (NaN if there was none)."""
         return self.curve[-1][self.metric] if self.curve else float("nan")
 
     @property
     def best(self) -> float:
+        """The lowest metric of any evaluation (NaN if there was none)."""
         return min(c[self.metric] for c in self.curve) if self.curve else float("nan")
 
 

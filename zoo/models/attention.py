@@ -86,9 +86,11 @@ class Attention(Module):
         return context, weights
 
     def project_keys(self, keys: mg.Tensor) -> mg.Tensor:
+        """The keys' part of the score (B, S, A), computed once per source."""
         raise NotImplementedError
 
     def score(self, query: mg.Tensor, projected: mg.Tensor) -> mg.Tensor:
+        """Scores e (B, S) of ``query`` (B, Q) against every prepared key."""
         raise NotImplementedError
 
 

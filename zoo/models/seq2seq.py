@@ -434,6 +434,7 @@ class Translator:
 
     @classmethod
     def from_task(cls, model: Seq2Seq, task: Seq2SeqTask) -> "Translator":
+        """``model`` with the task's vocabularies, decoding at most its longest target."""
         return cls(model, task.src_vocab, task.tgt_vocab, task.max_target_length)
 
     def decode(self, texts: Sequence[str], beam: int = 1, alpha: float = 0.6) -> Hypotheses:

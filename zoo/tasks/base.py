@@ -93,6 +93,7 @@ class SplitBatches:
     test: tuple
 
     def items(self, split: str) -> tuple:
+        """The ``train`` or ``test`` items (ValueError naming any other split)."""
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         return self.train if split == "train" else self.test

@@ -101,6 +101,7 @@ class NumberSpellingTask(SplitBatches):
 
     @property
     def feature_size(self) -> int:
+        """F, the length of a number's feature vector."""
         return number_features([0], self.max_number, self.encoding).shape[1]
 
     @cached_property
@@ -109,9 +110,11 @@ class NumberSpellingTask(SplitBatches):
         return max(len(self.vocab.tokenize(number_to_words(n))) for n in self.train + self.test) + 1
 
     def features(self, numbers) -> np.ndarray:
+        """(B, F) float32 feature vectors of ``numbers`` in this task's encoding."""
         return number_features(numbers, self.max_number, self.encoding)
 
     def encode(self, numbers: Sequence[int]) -> ConditionedBatch:
+        """One batch: the numbers' features and their spellings as teacher-forcing arrays."""
         numbers = np.asarray(numbers, dtype=np.int64)
         texts = tuple(number_to_words(int(n)) for n in numbers)
         dec = decoder_data(self.vocab, texts)

@@ -127,18 +127,22 @@ class Corpus:
 
     @property
     def train_text(self) -> str:
+        """The text before the split."""
         return self.text[:self.split]
 
     @property
     def val_text(self) -> str:
+        """The text from the split on."""
         return self.text[self.split:]
 
     @property
     def train_ids(self) -> np.ndarray:
+        """The training text's ids (a view of ``ids``)."""
         return self.ids[:self.split]
 
     @property
     def val_ids(self) -> np.ndarray:
+        """The validation text's ids (a view of ``ids``)."""
         return self.ids[self.split:]
 
     def _part(self, split: str) -> np.ndarray:

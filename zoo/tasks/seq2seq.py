@@ -148,7 +148,7 @@ def date_task(n_train: int = 20_000, n_test: int = 1_000, seed: int = 0,
     rng = np.random.default_rng(seed)
     held_out = rng.choice(n_days, size=n_test, replace=False)
     held_set = set(held_out.tolist())
-    forms = {True: [f for f in formats], False: [f for f in formats if "{yy}" not in f]}
+    forms = {True: list(formats), False: [f for f in formats if "{yy}" not in f]}
 
     def write(offset: int, u: float) -> tuple[str, str]:
         day = start + datetime.timedelta(days=offset)

@@ -110,10 +110,12 @@ class CharVocab(_Vocab):
         return "".join([self.itos[i] for i in self._check_ids(ids).tolist()])
 
     def to_dict(self) -> dict:
+        """A JSON-able description (``vocab_from_dict`` rebuilds the vocabulary from it)."""
         return {"kind": "char", "chars": list(self.itos), "unk": self.unk}
 
     @classmethod
     def from_dict(cls, d: dict) -> "CharVocab":
+        """The vocabulary ``to_dict`` described (ValueError if ``d`` is not one)."""
         _check_dict(d, "char", ("chars", "unk"))
         return cls(d["chars"], unk=d["unk"])
 
@@ -149,6 +151,7 @@ class TokenVocab(_Vocab):
         return cls(sorted(tokens), level=level)
 
     def tokenize(self, text: str) -> list[str]:
+        """``text`` split into tokens: characters, or whitespace-separated words."""
         return list(text) if self.level == "char" else text.split()
 
     def encode(self, text: str | Sequence[str], bos: bool = False, eos: bool = False) -> np.ndarray:
@@ -184,10 +187,12 @@ class TokenVocab(_Vocab):
         return [self.decode(row) for row in ids]
 
     def to_dict(self) -> dict:
+        """A JSON-able description (``vocab_from_dict`` rebuilds the vocabulary from it)."""
         return {"kind": "token", "tokens": list(self.itos[len(SPECIAL_TOKENS):]), "level": self.level}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TokenVocab":
+        """The vocabulary ``to_dict`` described (ValueError if ``d`` is not one)."""
         _check_dict(d, "token", ("tokens", "level"))
         return cls(d["tokens"], level=d["level"])
 
