@@ -36,16 +36,6 @@ __all__ = [
 ]
 
 
-def _check_ids(x, vocab_size: int, what: str) -> np.ndarray:
-    ids = np.asarray(x.data if isinstance(x, mg.Tensor) else x)
-    if ids.ndim != 2 or ids.dtype.kind not in "iu":
-        raise ValueError(f"{what}: expected token ids of shape (B, T) and an integer dtype, got shape "
-                         f"{ids.shape} dtype {ids.dtype}")
-    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
-        raise ValueError(f"{what}: token ids must lie in [0, {vocab_size}), got range [{ids.min()}, {ids.max()}]")
-    return ids
-
-
 @dataclass
 class ClassifierConfig:
     """Sizes of a ``SequenceClassifier``."""
@@ -120,6 +110,16 @@ class SequenceTagger(_TokenRNN):
         if targets is not None:
             loss = masked_cross_entropy(logits, targets, lengths=lengths, batch_first=True)
         return logits, loss
+
+
+def _check_ids(x, vocab_size: int, what: str) -> np.ndarray:
+    ids = np.asarray(x.data if isinstance(x, mg.Tensor) else x)
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ValueError(f"{what}: expected token ids of shape (B, T) and an integer dtype, got shape "
+                         f"{ids.shape} dtype {ids.dtype}")
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(f"{what}: token ids must lie in [0, {vocab_size}), got range [{ids.min()}, {ids.max()}]")
+    return ids
 
 
 def accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 500) -> float:
