@@ -14,6 +14,13 @@ composed cell it replaces (``tests/test_kernels.py``):
   (``dA^T @ H_prev``) - the trick cuDNN uses. Reverse direction, masks (padded steps keep the
   state, output zero) and initial states are handled inside.
 
+Both kinds run the same numpy code for one step of each cell (``_lstm_step_``, ``_gru_step_``, the
+activations) and for its backward (``_lstm_factors``, ``_gru_factors``), so each equation and each
+derivative is written once here; the cells' ``composed_step`` (``zoo.cells``) is its third form.
+
+Shapes: T steps, B sequences, D input size, H hidden size, G gates (RNN 1, LSTM 4, GRU 3), stacked
+as PyTorch's (i, f, g, o) and (r, z, n); a batch is rows, so a pre-activation is ``x W^T + b``.
+
 The engine's Functions have one output, so a kernel packs its results and the wrapper slices them;
 the slices' gradients meet again in the kernel's backward. A sequence kernel returns
 ``(T + k, B, H)`` holding the T outputs, h_n (and c_n); without a mask that array is the state
@@ -22,15 +29,15 @@ buffer itself, so the outputs and h_n are views, not copies (``_rows``). The LST
 instead would hide that h' depends on c', and a user reading ``c_t.grad`` (``return_states``)
 would get only the part that flows through step t+1.
 
-The kernels keep PyTorch's gate order and the weights as given (no copies); the LSTM takes one
-``tanh`` over all four gates per step, halving the sigmoid gates' pre-activations first
-(sigmoid(a) = (1 + tanh(a/2)) / 2).
+The kernels keep the weights as given (no copies, no reordering of gates); the LSTM takes one
+``tanh`` over all four gates per step (``_lstm_step_``).
 
 ``fusion`` / ``unfused`` cap how far the zoo fuses (see ``fusion``).
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 
@@ -47,15 +54,18 @@ __all__ = [
 # the switch
 
 OPS, CELL, SEQUENCE = 0, 1, 2  # per-op graph < one node per step < one node per layer and direction
-_LEVELS = {False: OPS, "cell": CELL, True: SEQUENCE}
 _CAP = SEQUENCE  # changed only by ``fusion``
 
 
 def fusion_level(fused) -> int:
     """The level a ``fused`` argument names: False -> OPS, "cell" -> CELL, True -> SEQUENCE."""
-    for key, level in _LEVELS.items():
-        if fused is key or (isinstance(key, str) and fused == key):
-            return level
+    # NOTE: by identity, not a dict lookup, in which 1 and 0 would pass for True and False
+    if fused is True:
+        return SEQUENCE
+    if fused is False:
+        return OPS
+    if isinstance(fused, str) and fused == "cell":
+        return CELL
     raise ValueError(f"fused must be True, False or 'cell', got {fused!r}")
 
 
@@ -75,7 +85,7 @@ class fusion(contextlib.ContextDecorator):
 
     def __init__(self, mode=True):
         self.level = fusion_level(mode)
-        self._saved = []
+        self._saved = []  # a stack: the same object may be entered again while inside it
 
     def __enter__(self):
         global _CAP
@@ -94,7 +104,40 @@ def unfused() -> fusion:
 
 
 # ---------------------------------------------------------------------------------------------
-# shared pieces
+# shared pieces: checks, elementwise helpers, the affine maps
+
+def _check(op: str, G: int, x, states, w_ih, w_hh, biases, seq: bool) -> None:
+    """Raise ShapeError (TypeError for mixed dtypes) naming ``op`` and every input unless they fit.
+
+    ``x`` is one step (B, D), or a sequence (T, B, D) if ``seq``; ``states`` (h,) or (h, c), each (B, H).
+    """
+    dt = x.dtype
+    fits = x.ndim == (3 if seq else 2) and w_hh.ndim == 2
+    same = w_ih.dtype == dt and w_hh.dtype == dt
+    if fits:
+        GH, H = w_hh.shape
+        fits = GH == G * H and w_ih.shape == (GH, x.shape[-1])
+        # NOTE: plain loops rather than all(...): a decoder runs this check on every step
+        for s in states:
+            fits, same = fits and s.shape == (x.shape[-2], H), same and s.dtype == dt
+        for b in biases:
+            fits, same = fits and b.shape == (GH,), same and b.dtype == dt
+    if fits and same:
+        return
+    arrays = (x, *states, w_ih, w_hh, *biases)
+    names = ("X" if seq else "x",) + (("h0", "c0") if seq else ("h", "c"))[:len(states)]
+    names += ("weight_ih", "weight_hh", "bias_ih", "bias_hh")[:2 + len(biases)]
+    if not fits:
+        got = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
+        raise ShapeError(f"{op}: got {got}; expected {names[0]} {'(T, B, D)' if seq else '(B, D)'}, "
+                         f"{' and '.join(names[1:1 + len(states)])} (B, H), weight_ih ({G}H, D), "
+                         f"weight_hh ({G}H, H), biases ({G}H,)")
+    got = ", ".join(f"{n} {a.dtype}" for n, a in zip(names, arrays))
+    raise TypeError(f"{op}: the input, state(s) and parameters need one dtype (no silent casts), got {got}")
+
+
+# In-place elementwise pieces: each writes into ``out`` (or its argument) so the per-step loops
+# allocate nothing.
 
 def _sigmoid_(a: np.ndarray) -> np.ndarray:
     """sigmoid in place as (1 + tanh(a/2)) / 2: one transcendental, and it never overflows."""
@@ -105,45 +148,161 @@ def _sigmoid_(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _check(op: str, gates: int, x, states, w_ih, w_hh, biases, x_rank: int) -> None:
-    """Raise ShapeError naming ``op`` and every shape unless they fit together."""
-    ok = (x.ndim == x_rank and w_ih.ndim == 2 and w_hh.ndim == 2 and w_hh.shape[0] == gates * w_hh.shape[1]
-          and w_ih.shape == (w_hh.shape[0], x.shape[-1])
-          and all(s.shape == x.shape[-2:-1] + (w_hh.shape[1],) for s in states)
-          and all(b.shape == (w_hh.shape[0],) for b in biases))
-    if not ok:
-        shapes = ", ".join(str(a.shape) for a in (x, *states, w_ih, w_hh, *biases))
-        lead = "(B, D)" if x_rank == 2 else "(T, B, D)"
-        raise ShapeError(f"{op}: got shapes {shapes}; expected x {lead}, state(s) (B, H), "
-                         f"weight_ih ({gates}H, D), weight_hh ({gates}H, H), biases ({gates}H,)")
-    if any(a.dtype != x.dtype for a in (*states, w_ih, w_hh, *biases)):
-        dtypes = ", ".join(str(a.dtype) for a in (x, *states, w_ih, w_hh, *biases))
-        raise TypeError(f"{op}: the input, state(s) and parameters need one dtype (no silent casts), "
-                        f"got {dtypes}")
+def _dsig_(s: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """s (1 - s) into ``out``: the derivative of s = sigmoid(a)."""
+    np.subtract(1, s, out=out)
+    out *= s
+    return out
 
 
-def _affine_grads(need, x, h, w_ih, w_hh, da_i, da_h) -> list:
-    """Gradients of ``a_i = x W_ih^T + b_ih`` and ``a_h = h W_hh^T + b_hh`` given dL/da_i, dL/da_h:
-    [dx, dh, dW_ih, dW_hh] plus [db_ih, db_hh] when ``need`` covers biases."""
-    grads = [np.dot(da_i, w_ih) if need[0] else None, np.dot(da_h, w_hh) if need[1] else None,
-             np.dot(da_i.T, x) if need[2] else None, np.dot(da_h.T, h) if need[3] else None]
-    if len(need) > 4:
-        grads += [da_i.sum(axis=0) if need[4] else None, da_h.sum(axis=0) if need[5] else None]
-    return grads
+def _dtanh_(y: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """1 - y^2 into ``out``: the derivative of y = tanh(a)."""
+    np.multiply(y, y, out=out)
+    np.subtract(1, out, out=out)
+    return out
 
 
-def _is_tanh(op: str, nonlinearity: str) -> bool:
-    if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    return nonlinearity == "tanh"
+def _relu_(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    return np.maximum(a, 0, out=out)
+
+
+def _drelu_(y: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """[y > 0] into ``out``: the derivative of y = relu(a), read off y."""
+    return np.greater(y, 0, out=out)
+
+
+def _activation(op: str, nonlinearity: str) -> tuple:
+    """(act, act') for the Elman cell, each ``f(array, out=...)``; act' is read off act's output."""
+    if nonlinearity == "tanh":
+        return np.tanh, _dtanh_
+    if nonlinearity == "relu":
+        return _relu_, _drelu_
+    raise ValueError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
 
 
 def _preactivation(x, h, w_ih, w_hh, biases) -> np.ndarray:
+    """x W_ih^T + h W_hh^T (+ b_ih + b_hh): (B, G*H), for the cells whose gates add the two."""
     a = np.dot(x, w_ih.T)
     a += np.dot(h, w_hh.T)
     for b in biases:
         a += b
     return a
+
+
+def _affine_grads(need, x, h, w_ih, w_hh, da_i, da_h) -> list:
+    """Gradients of ``a_i = x W_ih^T + b_ih`` and ``a_h = h W_hh^T + b_hh`` given dL/da_i, dL/da_h.
+
+    x (N, D), h (N, H), deltas (N, G*H): N rows are one step's batch, or all T*B rows of a
+    sequence. Returns [dx, dh, dW_ih, dW_hh] plus [db_ih, db_hh] when ``need`` covers biases. The
+    RNN and LSTM pass one array as both deltas (a_i and a_h enter the gates as one sum); then the
+    two bias gradients are one sum, returned twice (the engine copies a leaf's first gradient).
+    """
+    grads = [np.dot(da_i, w_ih) if need[0] else None, np.dot(da_h, w_hh) if need[1] else None,
+             np.dot(da_i.T, x) if need[2] else None, np.dot(da_h.T, h) if need[3] else None]
+    if len(need) > 4:
+        one = da_h is da_i
+        db_i = da_i.sum(axis=0) if need[4] or (one and need[5]) else None
+        db_h = (db_i if one else da_h.sum(axis=0)) if need[5] else None
+        grads += [db_i if need[4] else None, db_h]
+    return grads
+
+
+# ---------------------------------------------------------------------------------------------
+# one step of each gated cell and its derivatives, in numpy: what both the step kernel and the
+# sequence kernel of the cell run (the Elman cell is only ``_preactivation`` and ``_activation``)
+
+@functools.lru_cache(maxsize=None)
+def _lstm_scales(H: int, dtype: np.dtype) -> tuple:
+    """(half, shift), each (4H,) and read-only: i, f, g, o = tanh(a * half) * half + shift.
+
+    sigmoid(a) = (1 + tanh(a/2)) / 2 gives half = shift = 1/2 for i, f, o; g = tanh(a) has
+    half = 1, shift = 0. One tanh over all four gates instead of three sigmoids and a tanh.
+    """
+    half = np.full(4 * H, 0.5, dtype=dtype)
+    half[2 * H:3 * H] = 1
+    shift = 1 - half
+    half.flags.writeable = shift.flags.writeable = False
+    return half, shift
+
+
+def _lstm_step_(a: np.ndarray, c: np.ndarray, c_new: np.ndarray, tmp: np.ndarray) -> None:
+    """The LSTM's gates and cell state for one step, in place (h' = o * tanh(c') is left out).
+
+    a (B, 4H): the pre-activations, overwritten by the gates i, f, g, o; c (B, H) the cell state;
+    c_new (B, H) <- c' = f * c + i * g; tmp (B, H) is scratch.
+    """
+    H = c.shape[-1]
+    half, shift = _lstm_scales(H, a.dtype)
+    a *= half
+    np.tanh(a, out=a)
+    a *= half
+    a += shift
+    np.multiply(a[:, H:2 * H], c, out=c_new)  # f * c
+    np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=tmp)  # i * g
+    c_new += tmp
+
+
+def _lstm_factors(a: np.ndarray, c: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The LSTM gates' deltas per unit of the gradient that reaches them, into ``out`` (..., 4, H).
+
+    From the gates a = [i|f|g|o] (..., 4H) and the cell state c (..., H) the step read::
+
+        da_i = dc' * g * i(1-i)    da_f = dc' * c * f(1-f)    da_g = dc' * i * (1-g^2)
+        da_o = do * o(1-o)
+
+    out[..., k, :] is gate k's factor; the caller multiplies by dc' (gates i, f, g) and do.
+    """
+    H = c.shape[-1]
+    i, f, g, o = (a[..., k * H:(k + 1) * H] for k in range(4))
+    Ki, Kf, Kg, Ko = (out[..., k, :] for k in range(4))
+    np.multiply(_dsig_(i, Ki), g, out=Ki)
+    np.multiply(_dsig_(f, Kf), c, out=Kf)
+    np.multiply(_dtanh_(g, Kg), i, out=Kg)
+    _dsig_(o, Ko)
+    return out
+
+
+def _gru_step_(ai: np.ndarray, ah: np.ndarray, ahn: np.ndarray, h: np.ndarray, out: np.ndarray,
+               tmp: np.ndarray) -> np.ndarray:
+    """The GRU equations for one step, in place; returns ``out`` <- h' (B, H).
+
+    ai (B, 3H): W_i* x + b_i*, overwritten by the gates r, z, n; ah[:, :2H]: W_hr h, W_hz h and
+    their biases (unless ai holds them already); ahn (B, H) = W_hn h + b_hn, which r scales;
+    h (B, H) the state; tmp (B, H) is scratch.
+    """
+    H = h.shape[-1]
+    rz = ai[:, :2 * H]
+    rz += ah[:, :2 * H]
+    _sigmoid_(rz)
+    r, z, n = ai[:, :H], ai[:, H:2 * H], ai[:, 2 * H:]
+    np.multiply(r, ahn, out=tmp)
+    n += tmp
+    np.tanh(n, out=n)
+    np.subtract(h, n, out=out)
+    out *= z
+    out += n  # h' = n + z * (h - n) = (1 - z) * n + z * h
+    return out
+
+
+def _gru_factors(a: np.ndarray, ahn: np.ndarray, h: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """The GRU's dL/da_i per unit of dh' (the gradient reaching the step's output), into ``out`` (..., 3, H).
+
+    From the gates a = [r|z|n] (..., 3H), ahn = W_hn h + b_hn and the state h the step read::
+
+        da_n = dh' * (1-z) * (1-n^2)     da_z = dh' * (h - n) * z(1-z)     da_r = da_n * ahn * r(1-r)
+
+    dL/da_h is the same but for r: da_hn = da_n * r; and dL/dh = dh' * z + da_h @ W_hh.
+    tmp (..., H) is scratch.
+    """
+    H = h.shape[-1]
+    r, z, n = a[..., :H], a[..., H:2 * H], a[..., 2 * H:]
+    Kr, Kz, Kn = (out[..., k, :] for k in range(3))
+    _dtanh_(n, Kn)
+    Kn *= np.subtract(1, z, out=tmp)
+    np.multiply(Kn, ahn, out=Kr)
+    Kr *= _dsig_(r, tmp)
+    np.multiply(_dsig_(z, Kz), np.subtract(h, n, out=tmp), out=Kz)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,62 +318,49 @@ class RNNCellStep(Function):
     op = "rnn_cell"
 
     def forward(self, x, h, w_ih, w_hh, *biases, nonlinearity):
-        _check(self.op, 1, x, (h,), w_ih, w_hh, biases, 2)
-        self.tanh = _is_tanh(self.op, nonlinearity)
+        _check(self.op, 1, x, (h,), w_ih, w_hh, biases, seq=False)
+        act, self.dact = _activation(self.op, nonlinearity)
         a = _preactivation(x, h, w_ih, w_hh, biases)
-        out = np.tanh(a, out=a) if self.tanh else np.maximum(a, 0, out=a)
-        self.x, self.h, self.w_ih, self.w_hh, self.out = x, h, w_ih, w_hh, out
-        return out
+        self.x, self.h, self.w_ih, self.w_hh, self.out = x, h, w_ih, w_hh, act(a, out=a)
+        return self.out
 
     def backward(self, g):
-        out = self.out
-        da = g * (1 - out * out) if self.tanh else g * (out > 0)
+        da = self.dact(self.out, np.empty_like(g))
+        da *= g
         return tuple(_affine_grads(self.needs_input_grad, self.x, self.h, self.w_ih, self.w_hh, da, da))
 
 
 class LSTMCellStep(Function):
     """One LSTM step's gates and cell state as one node; returns ``[o | c']`` (B, 2H).
 
-    Inputs ``(x, h, c, weight_ih, weight_hh[, bias_ih, bias_hh])``, gates i, f, g, o. ``h' = o *
-    tanh(c')`` is a second node (``LSTMHidden``) that reads the c' slice, so c' lies upstream of h'
-    as in the composed cell and ``c'.grad`` is the total dL/dc'. Backward, with do, dc' the two
-    halves of the incoming gradient::
-
-        da_i = dc' * g * i(1-i)   da_f = dc' * c * f(1-f)   da_g = dc' * i * (1-g^2)
-        da_o = do * o(1-o)                                   dL/dc = dc' * f
+    Inputs ``(x, h, c, weight_ih, weight_hh[, bias_ih, bias_hh])``. ``h' = o * tanh(c')`` is a
+    second node (``LSTMHidden``) that reads the c' slice, so c' lies upstream of h' as in the
+    composed cell and ``c'.grad`` is the total dL/dc'. Backward: the gates' deltas from
+    ``_lstm_factors`` times do and dc' (the two halves of the incoming gradient), dL/dc = dc' * f.
     """
 
     op = "lstm_cell"
 
     def forward(self, x, h, c, w_ih, w_hh, *biases):
-        _check(self.op, 4, x, (h, c), w_ih, w_hh, biases, 2)
-        H = h.shape[1]
-        a = _preactivation(x, h, w_ih, w_hh, biases)  # (B, 4H), becomes the gate activations
-        _sigmoid_(a[:, :2 * H])
-        np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
-        _sigmoid_(a[:, 3 * H:])
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        out = np.empty((h.shape[0], 2 * H), dtype=a.dtype)
-        out[:, :H] = o
-        c2 = out[:, H:]
-        np.multiply(f, c, out=c2)
-        c2 += i * g
+        _check(self.op, 4, x, (h, c), w_ih, w_hh, biases, seq=False)
+        B, H = h.shape
+        a = _preactivation(x, h, w_ih, w_hh, biases)  # (B, 4H), becomes the gates i, f, g, o
+        out = np.empty((B, 2 * H), dtype=a.dtype)
+        _lstm_step_(a, c, out[:, H:], np.empty_like(c))
+        out[:, :H] = a[:, 3 * H:]
         self.x, self.h, self.c, self.w_ih, self.w_hh, self.gates = x, h, c, w_ih, w_hh, a
         return out
 
     def backward(self, grad):
-        H = self.h.shape[1]
-        a = self.gates
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        B, H = self.h.shape
         do, dc = grad[:, :H], grad[:, H:]
-        da = np.empty_like(a)
-        np.multiply(dc * g, i * (1 - i), out=da[:, :H])
-        np.multiply(dc * self.c, f * (1 - f), out=da[:, H:2 * H])
-        np.multiply(dc * i, 1 - g * g, out=da[:, 2 * H:3 * H])
-        np.multiply(do, o * (1 - o), out=da[:, 3 * H:])
+        da = _lstm_factors(self.gates, self.c, np.empty((B, 4, H), dtype=grad.dtype))
+        da[:, :3] *= dc[:, None]
+        da[:, 3] *= do
+        da = da.reshape(B, 4 * H)
         need = self.needs_input_grad
-        dx, dh_prev, *rest = _affine_grads(need[:2] + need[3:], self.x, self.h, self.w_ih, self.w_hh, da, da)
-        return (dx, dh_prev, dc * f if need[2] else None, *rest)
+        dx, dh, *rest = _affine_grads(need[:2] + need[3:], self.x, self.h, self.w_ih, self.w_hh, da, da)
+        return (dx, dh, dc * self.gates[:, H:2 * H] if need[2] else None, *rest)
 
 
 class LSTMHidden(Function):
@@ -235,50 +381,35 @@ class LSTMHidden(Function):
 class GRUCellStep(Function):
     """One GRU step (PyTorch's variant) as one node.
 
-    Inputs ``(x, h, weight_ih, weight_hh[, bias_ih, bias_hh])``, gates r, z, n. With
-    ah_n = W_hn h + b_hn, backward::
-
-        da_n = dh' * (1-z) * (1-n^2)     da_z = dh' * (h - n) * z(1-z)
-        da_r = da_n * ah_n * r(1-r)      dL/dh = dh' * z + [da_r, da_z, da_n * r] @ W_hh
+    Inputs ``(x, h, weight_ih, weight_hh[, bias_ih, bias_hh])``. Backward: the deltas of
+    ``_gru_factors`` times dh', and dL/dh = dh' * z + da_h @ W_hh.
     """
 
     op = "gru_cell"
 
     def forward(self, x, h, w_ih, w_hh, *biases):
-        _check(self.op, 3, x, (h,), w_ih, w_hh, biases, 2)
+        _check(self.op, 3, x, (h,), w_ih, w_hh, biases, seq=False)
         H = h.shape[1]
-        ai, ah = np.dot(x, w_ih.T), np.dot(h, w_hh.T)
+        ai, ah = np.dot(x, w_ih.T), np.dot(h, w_hh.T)  # (B, 3H) each; ai becomes the gates r, z, n
         if biases:
             ai += biases[0]
             ah += biases[1]
-        rz = ai[:, :2 * H]  # becomes r, z; ai[:, 2H:] becomes n
-        rz += ah[:, :2 * H]
-        _sigmoid_(rz)
-        r, z, n = ai[:, :H], ai[:, H:2 * H], ai[:, 2 * H:]
-        ahn = ah[:, 2 * H:]
-        n += r * ahn
-        np.tanh(n, out=n)
-        out = h - n
-        out *= z
-        out += n  # h' = (1 - z) * n + z * h
-        self.x, self.h, self.w_ih, self.w_hh, self.act, self.ahn = x, h, w_ih, w_hh, ai, ahn
+        out = _gru_step_(ai, ah, ah[:, 2 * H:], h, np.empty_like(h), np.empty_like(h))
+        self.x, self.h, self.w_ih, self.w_hh, self.gates, self.ahn = x, h, w_ih, w_hh, ai, ah[:, 2 * H:]
         return out
 
     def backward(self, g):
-        H = self.h.shape[1]
-        a = self.act
-        r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-        da_i = np.empty_like(a)
-        dan = da_i[:, 2 * H:]
-        np.multiply(g * (1 - z), 1 - n * n, out=dan)
-        np.multiply(g * (self.h - n), z * (1 - z), out=da_i[:, H:2 * H])
-        np.multiply(dan * self.ahn, r * (1 - r), out=da_i[:, :H])
+        B, H = g.shape
+        a = self.gates
+        da_i = _gru_factors(a, self.ahn, self.h, np.empty((B, 3, H), dtype=g.dtype), np.empty_like(g))
+        da_i *= g[:, None]
+        da_i = da_i.reshape(B, 3 * H)
         da_h = da_i.copy()
-        da_h[:, 2 * H:] *= r
+        da_h[:, 2 * H:] *= a[:, :H]  # r scales the n gate's recurrent term
         need = self.needs_input_grad
         grads = _affine_grads(need, self.x, self.h, self.w_ih, self.w_hh, da_i, da_h)
         if need[1]:
-            grads[1] += g * z
+            grads[1] += g * a[:, H:2 * H]  # the direct path h -> h' carries dh' * z
         return tuple(grads)
 
 
@@ -309,14 +440,21 @@ class _Sequence(Function):
     state after each step: running forward, step t reads ``S[t]`` and writes ``S[t+1]``; in
     reverse it reads ``S[t+1]`` and writes ``S[t]``. So the outputs and the states entering the
     steps are both contiguous slices, time-aligned with the input.
+
+    A subclass sets ``G`` and ``n_states`` and defines ``forward`` (``_begin``, its steps over
+    ``plan``, ``_pack``) and ``_deltas`` (the recurrence of the deltas); backward does the rest.
     """
 
-    gates = 1
-    states = 1  # h, or h and c
+    G = 1  # gates
+    n_states = 1  # h, or h and c
 
     def _begin(self, X, states, w_ih, w_hh, biases, reverse: bool, mask) -> np.ndarray:
-        """Check and plan; returns the state buffer S with the initial state in place."""
-        _check(self.op, self.gates, X, states, w_ih, w_hh, biases, 3)
+        """Check and plan; returns the state buffer S (T+1, B, H) with the initial state in place.
+
+        ``plan`` lists the steps in the order they run as (t, row written, row read, kind), kind
+        saying whether all, some or none of the sequences are real at step t.
+        """
+        _check(self.op, self.G, X, states, w_ih, w_hh, biases, seq=True)
         T, B, D = X.shape
         H = w_hh.shape[1]
         if T == 0:
@@ -340,7 +478,7 @@ class _Sequence(Function):
             self.pad = ~mask[:, :, None]
         order = range(T - 1, -1, -1) if reverse else range(T)
         self.plan = [(t, t + new, t + prev, kinds[t]) for t in order]
-        self.packed = np.empty((T + self.states, B, H), dtype=X.dtype)
+        self.packed = np.empty((T + self.n_states, B, H), dtype=X.dtype)
         S = self.packed[:T + 1] if mask is None else np.empty((T + 1, B, H), dtype=X.dtype)
         S[self.init] = states[0]
         self.S = S
@@ -383,23 +521,33 @@ class _Sequence(Function):
         """``a`` on real rows, ``fill`` on padded ones (the factor a carried gradient passes through)."""
         return a if self.m is None else np.where(self.pad, a.dtype.type(fill), a)
 
+    def _back(self, da: np.ndarray, dh: np.ndarray, keep: np.ndarray, t: int, kind: int) -> None:
+        """dh <- da @ W_hh: dL/dh_{t-1} from step t's deltas (RNN, LSTM). A padded row's state
+        passed through the step unchanged, and so does its gradient."""
+        if kind == _SOME:
+            np.multiply(dh, self.pad[t], out=keep)
+            np.dot(da, self.w_hh, out=dh)
+            dh += keep
+        else:
+            np.dot(da, self.w_hh, out=dh)
+
+    def _deltas(self, g) -> tuple:
+        """dL/da_i and dL/da_h (T, B, G*H) (one array for both where the gates add a_i and a_h),
+        and the initial states' gradients."""
+        raise NotImplementedError
+
     # backward ------------------------------------------------------------------------------------
     def backward(self, g):
         dA_i, dA_h, dstates = self._deltas(g)
-        shared = dA_i is dA_h  # the RNN and LSTM: a_i and a_h enter the gates as one sum
         T, B = self.T, self.B
-        Ai, Ah = dA_i.reshape(T * B, -1), dA_h.reshape(T * B, -1)
+        Ai = dA_i.reshape(T * B, -1)
+        Ah = Ai if dA_h is dA_i else dA_h.reshape(T * B, -1)
         need = self.needs_input_grad
-        k = 1 + self.states
-        grads = [np.dot(Ai, self.w_ih).reshape(T, B, -1) if need[0] else None]
-        grads += [d if n else None for d, n in zip(dstates, need[1:k])]
-        grads.append(np.dot(Ai.T, self.X2) if need[k] else None)
-        grads.append(np.dot(Ah.T, self.S[self.prev].reshape(T * B, -1)) if need[k + 1] else None)
-        if len(need) > k + 2:
-            db_i = Ai.sum(axis=0) if need[k + 2] or (shared and need[k + 3]) else None
-            db_h = db_i if shared else Ah.sum(axis=0) if need[k + 3] else None
-            grads += [db_i if need[k + 2] else None, db_h if need[k + 3] else None]
-        return tuple(grads)
+        k = 1 + self.n_states  # inputs: X, the initial states, then the weights and biases
+        dX, _, *rest = _affine_grads((need[0], False) + need[k:], self.X2, self.S[self.prev].reshape(T * B, -1),
+                                     self.w_ih, self.w_hh, Ai, Ah)
+        dstates = [d if n else None for d, n in zip(dstates, need[1:k])]
+        return (None if dX is None else dX.reshape(T, B, -1), *dstates, *rest)
 
     def step_grads(self, g) -> tuple:
         """Each input's gradient split by time step (what ``backward`` sums over steps), for
@@ -422,20 +570,6 @@ class _Sequence(Function):
             per_step += [Ai.sum(axis=1), Ah.sum(axis=1)]
         return tuple(per_step)
 
-    def _back(self, da: np.ndarray, dh: np.ndarray, keep: np.ndarray, t: int, kind: int) -> None:
-        """dh <- da @ W_hh: dL/dh_{t-1} from step t's deltas (RNN, LSTM). A padded row's state
-        passed through the step unchanged, and so does its gradient."""
-        if kind == _SOME:
-            np.multiply(dh, self.pad[t], out=keep)
-            np.dot(da, self.w_hh, out=dh)
-            dh += keep
-        else:
-            np.dot(da, self.w_hh, out=dh)
-
-    def _deltas(self, g) -> tuple:
-        """dL/da_i and dL/da_h (T, B, G*H), and the initial states' gradients."""
-        raise NotImplementedError
-
 
 class RNNSequence(_Sequence):
     """An Elman layer over a whole sequence as one node: ``h_t = act(x_t W_ih^T + h_{t-1} W_hh^T + b)``.
@@ -448,11 +582,10 @@ class RNNSequence(_Sequence):
     op = "rnn_sequence"
 
     def forward(self, X, h0, w_ih, w_hh, *biases, nonlinearity="tanh", reverse=False, mask=None):
-        self.tanh = _is_tanh(self.op, nonlinearity)
+        act, self.dact = _activation(self.op, nonlinearity)
         S = self._begin(X, (h0,), w_ih, w_hh, biases, reverse, mask)
-        A = self._project(biases[0] + biases[1] if biases else None)
+        A = self._project(biases[0] + biases[1] if biases else None)  # (T, B, H)
         whT = w_hh.T
-        act = np.tanh if self.tanh else _relu_
         pad = self.pad
         for t, new, prev, kind in self.plan:
             s = S[new]
@@ -467,66 +600,36 @@ class RNNSequence(_Sequence):
         return self._pack()
 
     def _deltas(self, g):
-        Y = self.S[self.new]
-        dA = np.empty_like(Y)  # act'(a_t), read off h_t; times dL/dh_t step by step
-        if self.tanh:
-            _dtanh_(Y, dA)
-        else:
-            np.greater(Y, 0, out=dA)
+        dA = self.dact(self.S[self.new], np.empty((self.T, self.B, self.H), dtype=self.dtype))  # act'(a_t)
         self._masked(dA)
-        G, dh = self._output_grad(g)
+        dY, dh = self._output_grad(g)
         keep = np.empty_like(dh)
         for t, _, _, kind in reversed(self.plan):
             if kind == _NONE:  # nothing was computed; the masked factors are zero
                 continue
-            dh += G[t]
+            dh += dY[t]
             dA[t] *= dh
             self._back(dA[t], dh, keep, t, kind)
         return dA, dA, (dh,)
 
 
-def _relu_(a: np.ndarray, out: np.ndarray) -> np.ndarray:
-    return np.maximum(a, 0, out=out)
-
-
-def _dsig_(s: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """s (1 - s) into ``out``: the derivative of s = sigmoid(a)."""
-    np.subtract(1, s, out=out)
-    out *= s
-    return out
-
-
-def _dtanh_(y: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """1 - y^2 into ``out``: the derivative of y = tanh(a)."""
-    np.multiply(y, y, out=out)
-    np.subtract(1, out, out=out)
-    return out
-
-
 class LSTMSequence(_Sequence):
-    """An LSTM layer over a whole sequence as one node (equations as ``LSTMCellStep``).
+    """An LSTM layer over a whole sequence as one node (the equations of ``LSTMCellStep``).
 
     Inputs ``(X, h0, c0, weight_ih, weight_hh[, bias_ih, bias_hh])``; options ``reverse``,
     ``mask``. Returns the outputs, h_n and c_n packed in (T + 2, B, H) (see ``_rows``).
-
-    Each step takes one ``tanh`` over all four gates: the sigmoid gates' pre-activations are
-    halved first, as sigmoid(a) = (1 + tanh(a/2)) / 2.
     """
 
     op = "lstm_sequence"
-    gates, states = 4, 2
+    G, n_states = 4, 2
 
     def forward(self, X, h0, c0, w_ih, w_hh, *biases, reverse=False, mask=None):
         S = self._begin(X, (h0, c0), w_ih, w_hh, biases, reverse, mask)
         T, B, H = self.T, self.B, self.H
-        half = np.full(4 * H, 0.5, dtype=self.dtype)  # per gate i, f, g, o: tanh's argument is a * half
-        half[2 * H:3 * H] = 1
-        shift = 1 - half  # then sigmoid = tanh * 1/2 + 1/2, g = tanh * 1 + 0
-        A = self._project(biases[0] + biases[1] if biases else None)  # becomes the gates
-        A *= half
-        C = np.empty((T + 1, B, H), dtype=self.dtype)
+        A = self._project(biases[0] + biases[1] if biases else None)  # (T, B, 4H), becomes the gates
+        C = np.empty((T + 1, B, H), dtype=self.dtype)  # the cell states, laid out as S
         C[self.init] = c0
-        tmp = np.empty((B, 4 * H), dtype=self.dtype)
+        ah = np.empty((B, 4 * H), dtype=self.dtype)
         ig = np.empty((B, H), dtype=self.dtype)
         tc = np.empty((B, H), dtype=self.dtype)  # tanh(c'); backward computes it again rather than keep T of them
         whT = w_hh.T
@@ -536,49 +639,36 @@ class LSTMSequence(_Sequence):
                 S[new], C[new], A[t] = S[prev], C[prev], 0
                 continue
             a = A[t]
-            np.dot(S[prev], whT, out=tmp)
-            tmp *= half
-            a += tmp
-            np.tanh(a, out=a)
-            a *= half
-            a += shift
-            c = C[new]
-            np.multiply(a[:, H:2 * H], C[prev], out=c)  # f * c
-            np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)  # i * g
-            c += ig
-            np.tanh(c, out=tc)
-            np.multiply(a[:, 3 * H:], tc, out=S[new])  # o * tanh(c')
+            a += np.dot(S[prev], whT, out=ah)
+            _lstm_step_(a, C[prev], C[new], ig)
+            np.tanh(C[new], out=tc)
+            np.multiply(a[:, 3 * H:], tc, out=S[new])  # h' = o * tanh(c')
             if kind == _SOME:
                 np.copyto(S[new], S[prev], where=pad[t])
-                np.copyto(c, C[prev], where=pad[t])
+                np.copyto(C[new], C[prev], where=pad[t])
         self.C, self.A = C, A
         return self._pack(C)
 
     def _deltas(self, g):
         T, B, H = self.T, self.B, self.H
         A = self.A
-        i, f, gg, o = (A[..., k * H:(k + 1) * H] for k in range(4))
-        Kc = np.tanh(self.C[self.new])  # tanh(c_t), then dc += dh * o * (1 - tanh(c_t)^2)
-        # dA starts as each gate's factor that does not depend on the incoming gradient, for all
-        # steps at once, and is multiplied by dc (gates i, f, g) or dh (gate o) step by step
-        dA = np.empty((T, B, 4, H), dtype=self.dtype)
-        Ki, Kf, Kg, Ko = (dA[:, :, k] for k in range(4))
-        np.multiply(_dsig_(i, Ki), gg, out=Ki)                # da_i = dc * g * i'
-        np.multiply(_dsig_(f, Kf), self.C[self.prev], out=Kf)  # da_f = dc * c_prev * f'
-        np.multiply(_dtanh_(gg, Kg), i, out=Kg)               # da_g = dc * i * g'
-        np.multiply(_dsig_(o, Ko), Kc, out=Ko)                # da_o = dh * tanh(c) * o'
+        # dA starts as each gate's factor (_lstm_factors) for all steps at once, and is multiplied
+        # by dc_t (gates i, f, g) or dh_t (gate o) step by step
+        dA = _lstm_factors(A, self.C[self.prev], np.empty((T, B, 4, H), dtype=self.dtype))
+        Kc = np.tanh(self.C[self.new])
+        dA[:, :, 3] *= Kc  # do_t = dh_t * tanh(c_t)
         _dtanh_(Kc, Kc)
-        Kc *= o
+        Kc *= A[..., 3 * H:]  # dc_t gets dh_t * o_t * (1 - tanh(c_t)^2)
         self._masked(Kc, dA)
-        F = self._carry(f, 1)                                  # dc_prev = dc * F
-        G, dh = self._output_grad(g)
+        F = self._carry(A[..., H:2 * H], 1)  # dc_{t-1} = dc_t * f_t
+        dY, dh = self._output_grad(g)
         dc = g[T + 1].copy()
         dA2 = dA.reshape(T, B, 4 * H)
         tmp = np.empty_like(dh)
         for t, _, _, kind in reversed(self.plan):
             if kind == _NONE:  # nothing was computed; the masked factors are zero
                 continue
-            dh += G[t]
+            dh += dY[t]
             np.multiply(dh, Kc[t], out=tmp)
             dc += tmp
             dA[t, :, :3] *= dc[:, None, :]
@@ -589,71 +679,51 @@ class LSTMSequence(_Sequence):
 
 
 class GRUSequence(_Sequence):
-    """A GRU layer over a whole sequence as one node (equations as ``GRUCellStep``).
+    """A GRU layer over a whole sequence as one node (the equations of ``GRUCellStep``).
 
     Inputs ``(X, h0, weight_ih, weight_hh[, bias_ih, bias_hh])``; options ``reverse``, ``mask``.
     Returns the outputs and h_n packed in (T + 1, B, H) (see ``_rows``).
     """
 
     op = "gru_sequence"
-    gates = 3
+    G = 3
 
     def forward(self, X, h0, w_ih, w_hh, *biases, reverse=False, mask=None):
         S = self._begin(X, (h0,), w_ih, w_hh, biases, reverse, mask)
         T, B, H = self.T, self.B, self.H
         b_ih, b_hh = biases if biases else (None, None)
-        AI = self._project(b_ih)  # becomes r, z, n
+        AI = self._project(b_ih)  # (T, B, 3H), becomes the gates r, z, n
         if b_hh is not None:
             AI[..., :2 * H] += b_hh[:2 * H]  # b_hr and b_hz add like b_ih; b_hn sits inside r * (.)
+        b_hn = 0 if b_hh is None else b_hh[2 * H:]
         AHN = np.empty((T, B, H), dtype=self.dtype)  # W_hn h + b_hn, for r's delta
         ah = np.empty((B, 3 * H), dtype=self.dtype)
-        rn = np.empty((B, H), dtype=self.dtype)
+        tmp = np.empty((B, H), dtype=self.dtype)
         whT = w_hh.T
         pad = self.pad
         for t, new, prev, kind in self.plan:
             if kind == _NONE:
                 S[new], AI[t], AHN[t] = S[prev], 0, 0
                 continue
-            ai, ahn = AI[t], AHN[t]
             np.dot(S[prev], whT, out=ah)
-            if b_hh is None:
-                ahn[...] = ah[:, 2 * H:]
-            else:
-                np.add(ah[:, 2 * H:], b_hh[2 * H:], out=ahn)
-            rz = ai[:, :2 * H]
-            rz += ah[:, :2 * H]
-            _sigmoid_(rz)
-            n = ai[:, 2 * H:]
-            np.multiply(ai[:, :H], ahn, out=rn)
-            n += rn
-            np.tanh(n, out=n)
-            h = S[new]
-            np.subtract(S[prev], n, out=h)
-            h *= ai[:, H:2 * H]
-            h += n  # h' = n + z * (h - n) = (1 - z) * n + z * h
+            np.add(ah[:, 2 * H:], b_hn, out=AHN[t])
+            _gru_step_(AI[t], ah, AHN[t], S[prev], S[new], tmp)
             if kind == _SOME:
-                np.copyto(h, S[prev], where=pad[t])
+                np.copyto(S[new], S[prev], where=pad[t])
         self.AI, self.AHN = AI, AHN
         return self._pack()
 
     def _deltas(self, g):
         T, B, H = self.T, self.B, self.H
         AI = self.AI
-        r, z, n = AI[..., :H], AI[..., H:2 * H], AI[..., 2 * H:]
-        # dL/da_i = dh * KI, KI's blocks r, z, n; dL/da_h is the same but for r scaling the n
-        # gate's recurrent term. KI becomes dL/da_i once all dh are known.
-        KI = np.empty((T, B, 3, H), dtype=self.dtype)
-        Kr, Kz, Kn = (KI[:, :, k] for k in range(3))
-        tmp = np.empty((T, B, H), dtype=self.dtype)
-        _dtanh_(n, Kn)
-        Kn *= np.subtract(1, z, out=tmp)                                  # (1 - z) * n'
-        np.multiply(Kn, self.AHN, out=Kr)
-        Kr *= _dsig_(r, tmp)                                              # (1 - z) * n' * ah_n * r'
-        np.multiply(_dsig_(z, Kz), np.subtract(self.S[self.prev], n, out=tmp), out=Kz)  # (h - n) * z'
-        del tmp
+        # dL/da_i = dh_t * KI[t], KI the factors of all steps (_gru_factors); dL/da_h is the same
+        # but for r scaling the n gate's recurrent term. KI becomes dL/da_i once all dh_t are known.
+        KI = _gru_factors(AI, self.AHN, self.S[self.prev], np.empty((T, B, 3, H), dtype=self.dtype),
+                          np.empty((T, B, H), dtype=self.dtype))
         self._masked(KI)
-        Z = self._carry(z, 1)  # the direct path h -> h' carries dh * z
-        G, carry = self._output_grad(g)
+        r = AI[..., :H]
+        Z = self._carry(AI[..., H:2 * H], 1)  # the direct path h -> h' carries dh * z
+        dY, carry = self._output_grad(g)
         DH = np.empty((T, B, H), dtype=self.dtype)  # dL/dh_t in total
         dAH = np.empty((T, B, 3, H), dtype=self.dtype)
         dAH2 = dAH.reshape(T, B, 3 * H)
@@ -663,7 +733,7 @@ class GRUSequence(_Sequence):
             if kind == _NONE:
                 DH[t], dAH[t] = 0, 0
                 continue
-            dh = np.add(carry, G[t], out=DH[t])
+            dh = np.add(carry, dY[t], out=DH[t])
             np.multiply(dh[:, None, :], KI[t], out=dAH[t])
             dAH[t, :, 2] *= r[t]
             np.multiply(dh, Z[t], out=direct)
