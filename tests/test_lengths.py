@@ -145,6 +145,8 @@ def test_unroll_skips_steps_where_no_sequence_is_real():
     res = unroll(cell, xs, cell.initial_state(2), mask=sequence_mask([2, 3], 5))
     steps = {n.scope for n in mg.toposort(mg.stack(res.outputs)) if n.op and n.op != "stack"}
     assert steps == {"t=0", "t=1", "t=2"}
+    with pytest.raises(ValueError, match=r"mask must have shape \(5, 2\), got \(2, 5\)"):
+        unroll(cell, xs, cell.initial_state(2), mask=sequence_mask([2, 3], 5).T)
 
 
 def test_sequence_mask_checks_lengths():

@@ -174,8 +174,8 @@ class RNNBase(Module):
                 runs = []
                 for k in range(self.directions):
                     with mg.scope(DIRECTIONS[k]):
-                        run = self._run_direction(self.cell(layer, k), xs, states0[layer * self.directions + k],
-                                                  step_mask, reverse=k == 1, keep_states=return_states)
+                        run = unroll(self.cell(layer, k), xs, states0[layer * self.directions + k],
+                                     mask=step_mask, reverse=k == 1, keep_states=return_states)
                     runs.append(run)
                     finals.append(run.state)
                     kept.append(run.states)
@@ -184,10 +184,6 @@ class RNNBase(Module):
                 else:
                     xs = [_cat_step(t, a, b) for t, (a, b) in enumerate(zip(runs[0].outputs, runs[1].outputs))]
         return mg.stack(xs, axis=time_axis), finals, kept
-
-    def _run_direction(self, cell, xs, state, mask, reverse: bool, keep_states: bool):
-        """One layer in one direction over the whole sequence, one step (or op) per node."""
-        return unroll(cell, xs, state, mask=mask, reverse=reverse, keep_states=keep_states)
 
     def _step_states(self, kept: list, is_lstm: bool) -> StepStates:
         K = self.directions

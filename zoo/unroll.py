@@ -37,7 +37,7 @@ class Unrolled:
 def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states: bool = False) -> Unrolled:
     """Run ``cell.step`` over ``inputs`` (T tensors of shape (B, D), or one (T, B, D) tensor).
 
-    ``state`` is the initial state. ``mask`` (bool, (T, B)) marks real steps: where it is false,
+    ``state`` is the initial state. ``mask`` ((T, B), bool or 0/1) marks real steps: where it is false,
     the state passes through unchanged and the output is zero, so a padded sequence ends in the
     state of its last real step, as with PyTorch's packed sequences. Steps where no sequence is
     real are not computed at all. ``reverse`` walks from the last step to the first (the backward
@@ -45,25 +45,21 @@ def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states
     """
     T = len(inputs)
     if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
+        mask = _mask_array(mask, (T, inputs[0].shape[0])) if T else None
     outputs = [None] * T
     states = [None] * T if keep_states else None
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
         with mg.scope(f"t={t}"):
-            if mask is not None and not mask[t].any():
-                out = None
-            else:
-                new = cell.step(inputs[t], state)
-                if mask is None or mask[t].all():
-                    state = new
-                    out = cell.output(new)
-                else:
-                    m = mask[t][:, None]  # (B, 1): broadcasts over the hidden units
-                    state = _select(m, new, state)
-                    out = mg.where(m, cell.output(state), 0.0)
-            if out is None:
+            if mask is not None and not mask[t].any():  # no sequence is real here: nothing to compute
                 h = cell.output(state)
                 out = mg.zeros(h.shape, dtype=h.dtype)
+            elif mask is None or mask[t].all():
+                state = cell.step(inputs[t], state)
+                out = cell.output(state)
+            else:
+                m = mask[t][:, None]  # (B, 1): broadcasts over the hidden units
+                state = _select(m, cell.step(inputs[t], state), state)
+                out = mg.where(m, cell.output(state), 0.0)
             if keep_states:
                 states[t] = _retain(state)
         outputs[t] = out
