@@ -288,6 +288,16 @@ def test_fused_option_is_checked_and_shown():
     assert repr(RNNCell(3, 4, fused=False)) == "RNNCell(3, 4, fused=False)"
 
 
+def test_fused_can_be_changed_after_construction():
+    x = mg.randn(3, 2, 2)
+    gru = GRU(2, 3)
+    gru.fused = "cell"
+    assert ops(gru(x)[0])["gru_cell"] == 3
+    cell = GRUCell(2, 3)
+    cell.fused = False
+    assert ops(cell(x[0]))["gru_cell"] == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # every mode computes the same thing
 

@@ -51,8 +51,8 @@ class CellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
                  recurrent_init: str = "uniform", dtype=None, generator=None, fused=True):
         super().__init__()
+        kernels.fusion_level(fused)  # checks it
         self.fused = fused
-        self._level = kernels.fusion_level(fused)
         _check_size("input_size", input_size)
         _check_size("hidden_size", hidden_size)
         if recurrent_init not in RECURRENT_INITS:
@@ -87,7 +87,7 @@ class CellBase(Module):
         One fused node (``fused_step``), or the equations op by op (``composed_step``) when the
         cell has ``fused=False`` or runs inside ``zoo.unfused()``.
         """
-        if kernels.current_level(self._level, kernels.CELL) == kernels.OPS:
+        if kernels.current_level(kernels.fusion_level(self.fused), kernels.CELL) == kernels.OPS:
             return self.composed_step(x, state)
         return self.fused_step(x, state)
 
@@ -114,7 +114,7 @@ class CellBase(Module):
         """The part of the state a layer emits at each step: ``h``."""
         return state
 
-    def initial_state(self, batch: int, dtype=None):
+    def initial_state(self, batch: int | None, dtype=None):
         """The zero state for ``batch`` sequences (``None`` means unbatched: shape (H,))."""
         shape = (self.hidden_size,) if batch is None else (batch, self.hidden_size)
         return mg.zeros(shape, dtype=self.weight_hh.dtype if dtype is None else dtype)
@@ -166,7 +166,8 @@ class CellBase(Module):
         gh, d = weight_ih.shape
         cell.input_size, cell.hidden_size, cell.bias = d, gh // cls.gates, bias_ih is not None
         cell.recurrent_init = "uniform"
-        cell.fused, cell._level = fused, kernels.fusion_level(fused)
+        kernels.fusion_level(fused)  # checks it
+        cell.fused = fused
         cell._configure(**options)
         cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh = weight_ih, weight_hh, bias_ih, bias_hh
         return cell
@@ -264,7 +265,7 @@ class LSTMCell(CellBase):
     def output(self, state) -> mg.Tensor:
         return state[0]
 
-    def initial_state(self, batch: int, dtype=None):
+    def initial_state(self, batch: int | None, dtype=None):
         return super().initial_state(batch, dtype), super().initial_state(batch, dtype)
 
     def _check_state(self, state, batch):

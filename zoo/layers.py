@@ -66,8 +66,8 @@ class RNNBase(Module):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, *,
                  dtype=None, generator=None, fused=True, **cell_options):
         super().__init__()
+        kernels.fusion_level(fused)  # checks it
         self.fused = fused
-        self._level = kernels.fusion_level(fused)
         if not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
             raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
         if not 0.0 <= dropout < 1.0:
@@ -123,7 +123,8 @@ class RNNBase(Module):
             raise ValueError(f"{type(self).__name__}: the input has no time steps (shape {input.shape})")
         step_mask = self._step_mask(lengths, mask, T, B, unbatched)
         states0 = self._initial_states(hx, B, unbatched, x.dtype)
-        if kernels.current_level(self._level, kernels.CELL if return_states else kernels.SEQUENCE) == kernels.SEQUENCE:
+        cap = kernels.CELL if return_states else kernels.SEQUENCE  # per-step states need per-step nodes
+        if kernels.current_level(kernels.fusion_level(self.fused), cap) == kernels.SEQUENCE:
             output, finals = self._forward_sequence(x, time_axis, states0, step_mask)
             kept = None
         else:
