@@ -51,7 +51,7 @@ class CellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
                  recurrent_init: str = "uniform", dtype=None, generator=None, fused=True):
         super().__init__()
-        kernels.fusion_level(fused)  # checks it
+        kernels.fusion_level(fused)  # a bad value fails here, not at the first step
         self.fused = fused
         _check_size("input_size", input_size)
         _check_size("hidden_size", hidden_size)
@@ -166,7 +166,7 @@ class CellBase(Module):
         gh, d = weight_ih.shape
         cell.input_size, cell.hidden_size, cell.bias = d, gh // cls.gates, bias_ih is not None
         cell.recurrent_init = "uniform"
-        kernels.fusion_level(fused)  # checks it
+        kernels.fusion_level(fused)  # a bad value fails here, not at the first step
         cell.fused = fused
         cell._configure(**options)
         cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh = weight_ih, weight_hh, bias_ih, bias_hh

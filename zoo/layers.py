@@ -66,7 +66,7 @@ class RNNBase(Module):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, *,
                  dtype=None, generator=None, fused=True, **cell_options):
         super().__init__()
-        kernels.fusion_level(fused)  # checks it
+        kernels.fusion_level(fused)  # a bad value fails here, not at the first step
         self.fused = fused
         if not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
             raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
