@@ -1,6 +1,7 @@
 """zoo.models.common: the layer by name, the final state, config checks that name the field, token
 sampling, the shared model flags and the atomic result writers."""
 import argparse
+import dataclasses
 import json
 
 import numpy as np
@@ -9,10 +10,10 @@ import pytest
 import minigrad as mg
 from zoo.layers import GRU, LSTM, RNN
 from zoo.models import (
-    CharLMConfig, ClassifierConfig, ConditionedConfig, ForecasterConfig, HelloConfig, Seq2SeqConfig, TaggerConfig,
+    CharLM, CharLMConfig, ClassifierConfig, ConditionedConfig, ForecasterConfig, HelloConfig, Seq2SeqConfig, TaggerConfig,
 )
 from zoo.models.common import (
-    add_model_arguments, check_sampling, final_state, positive_int, recurrent_layer, run_numbers, sample_tokens,
+    add_model_arguments, check_sampling, final_state, load_model, positive_int, recurrent_layer, run_numbers, sample_tokens,
     write_json, write_svg, write_text,
 )
 from zoo.train import History
@@ -61,6 +62,23 @@ def test_final_state_is_the_top_layer_with_both_directions_forward_first():
 def test_every_model_config_names_the_bad_field(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_load_model_rebuilds_in_the_saved_dtype_and_names_the_file_when_weights_do_not_fit(tmp_path):
+    mg.manual_seed(0)
+    model = CharLM(CharLMConfig(5, embed=3, hidden=4)).double()
+    config = {"kind": "charlm", "model": dataclasses.asdict(model.config)}
+    mg.io.save_checkpoint(tmp_path / "ok.npz", model=model, config=config)
+    loaded, saved = load_model(tmp_path / "ok.npz", "charlm", CharLMConfig, CharLM)
+    assert saved == config and loaded.head.weight.dtype == np.float64
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert np.array_equal(a, b), name
+    wrong = {**config, "model": {**config["model"], "hidden": 6}}
+    mg.io.save_checkpoint(tmp_path / "wrong.npz", model=model, config=wrong)
+    with pytest.raises(ValueError, match=r"(?s)wrong.npz.*rnn.weight_hh_l0"):
+        load_model(tmp_path / "wrong.npz", "charlm", CharLMConfig, CharLM)
+    with pytest.raises(ValueError, match="not a seq2seq checkpoint .it holds a charlm model.; train one with"):
+        load_model(tmp_path / "ok.npz", "seq2seq", CharLMConfig, CharLM)
 
 
 # generating ----------------------------------------------------------------------------------------

@@ -19,12 +19,12 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.nn.functional as F
-from minigrad import io, nn
+from minigrad import nn
 
 from ..tasks.corpus import Corpus, bits_per_char, load_corpus, sequential_batches
 from ..tasks.vocab import CharVocab, vocab_from_dict
 from ..train import CHECKPOINT, Trainer, add_arguments, config_from_args, evaluating
-from .common import CELLS, check_config, check_sampling, recurrent_layer, run_dir, sample_tokens
+from .common import CELLS, check_config, check_sampling, load_model, recurrent_layer, run_dir, sample_tokens
 
 __all__ = ["CharLMConfig", "CharLM", "evaluate_bpc", "add_train_arguments", "train_from_args",
            "add_sample_arguments", "sample_from_args", "load_charlm", "KIND"]
@@ -131,16 +131,7 @@ def run_config(model: CharLM, vocab: CharVocab, **data) -> dict:
 
 def load_charlm(path) -> tuple[CharLM, CharVocab, dict]:
     """The model, vocabulary and run config of a charlm checkpoint (ValueError naming what is wrong)."""
-    ckpt = io.load(path)
-    config = ckpt.get("config") if isinstance(ckpt, dict) else None
-    if not isinstance(config, dict) or config.get("kind") != KIND:
-        kind = config.get("kind") if isinstance(config, dict) else None
-        raise ValueError(f"'{path}' is not a charlm checkpoint" + (f" (it holds a {kind} model)" if kind else ""))
-    model = CharLM(CharLMConfig(**config["model"]))
-    try:
-        model.load_state_dict(ckpt["model"])
-    except KeyError as e:  # StateDictError lists every mismatch
-        raise ValueError(f"'{path}': {e}") from None
+    model, config = load_model(path, KIND, CharLMConfig, CharLM)
     return model, vocab_from_dict(config["vocab"]), config
 
 

@@ -2,7 +2,8 @@
 
 Building: ``CELLS`` (the recurrent layers by the name a config's ``cell`` field gives),
 ``recurrent_layer`` (one, batch-first), ``final_state`` (the top layer's last state, both
-directions) and ``check_config`` (a config's sizes and choices, errors naming the field).
+directions), ``check_config`` (a config's sizes and choices, errors naming the field) and
+``load_model`` (a model rebuilt from its checkpoint, which says what kind it holds).
 Generating: ``sample_tokens`` (greedy, temperature and top-k choice from logits) and
 ``check_sampling``.
 
@@ -24,11 +25,12 @@ import pathlib
 import numpy as np
 
 import minigrad as mg
+from minigrad import io
 from zoo.layers import GRU, LSTM, RNN
 from zoo.train import CHECKPOINT, Trainer, config_from_args
 
 __all__ = [
-    "CELLS", "recurrent_layer", "final_state", "check_config", "check_sampling", "sample_tokens", "positive_int", "add_model_arguments", "run_dir",
+    "CELLS", "recurrent_layer", "final_state", "check_config", "load_model", "check_sampling", "sample_tokens", "positive_int", "add_model_arguments", "run_dir",
     "sample_batches", "fit_from_args", "run_numbers", "write_text", "write_json", "write_svg",
 ]
 
@@ -76,6 +78,26 @@ def check_config(config, positive: tuple = (), choices: dict | None = None) -> N
     dropout = getattr(config, "dropout", 0.0)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"{name}: dropout must lie in [0, 1), got {dropout}")
+
+
+def load_model(path, kind: str, config_class, model_class) -> tuple:
+    """``(model, run_config)`` from a checkpoint whose run config says it holds a ``kind`` model:
+    ``model_class(config_class(**run_config["model"]))`` with the saved weights (in their dtype).
+    The ValueError names the file when it holds something else or the weights do not fit."""
+    ckpt = io.load(path)
+    config = ckpt.get("config") if isinstance(ckpt, dict) else None
+    if not isinstance(config, dict) or config.get("kind") != kind:
+        held = config.get("kind") if isinstance(config, dict) else None
+        raise ValueError(f"'{path}' is not a {kind} checkpoint" + (f" (it holds a {held} model)" if held else "")
+                         + f"; train one with 'minigrad train {kind}'")
+    try:
+        model = model_class(config_class(**config["model"]))
+        state = ckpt["model"]
+        model.to(next(iter(state.values())).dtype)
+        model.load_state_dict(state)
+    except (KeyError, TypeError) as e:  # a StateDictError (a KeyError) lists every mismatch
+        raise ValueError(f"'{path}': {e}") from None
+    return model, config
 
 
 # generating --------------------------------------------------------------------------------------

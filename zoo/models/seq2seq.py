@@ -46,7 +46,7 @@ from zoo.train import CHECKPOINT, TrainConfig, Trainer, add_arguments, config_fr
 from zoo.unroll import masked_cross_entropy, sequence_mask
 
 from .attention import ATTENTIONS, Memory, make_attention
-from .common import CELLS, check_config, positive_int, recurrent_layer, run_dir, write_text
+from .common import CELLS, check_config, load_model, positive_int, recurrent_layer, run_dir, write_text
 
 __all__ = [
     "Seq2SeqConfig", "Seq2Seq", "DecoderState", "Decoded", "Hypotheses", "length_penalty",
@@ -480,16 +480,7 @@ class Translator:
     @classmethod
     def load(cls, path) -> "Translator":
         """The translator in a checkpoint written by ``save`` or by ``train seq2seq``'s trainer."""
-        ckpt = io.load_checkpoint(path, restore_rng=False)
-        config = ckpt.get("config")
-        if not isinstance(config, dict) or config.get("kind") != KIND:
-            raise ValueError(f"'{path}' is not a seq2seq checkpoint (its config kind is "
-                             f"{config.get('kind') if isinstance(config, dict) else None!r}); train one with "
-                             "'minigrad train seq2seq'")
-        model = Seq2Seq(Seq2SeqConfig(**config["model"]))
-        state = ckpt["model"]
-        model.to(next(iter(state.values())).dtype)
-        model.load_state_dict(state)
+        model, config = load_model(path, KIND, Seq2SeqConfig, Seq2Seq)
         model.eval()
         return cls(model, vocab_from_dict(config["src_vocab"]), vocab_from_dict(config["tgt_vocab"]),
                    int(config["max_len"]))
