@@ -10,11 +10,12 @@ import pytest
 import minigrad as mg
 from zoo.layers import GRU, LSTM, RNN
 from zoo.models import (
-    CharLM, CharLMConfig, ClassifierConfig, ConditionedConfig, ForecasterConfig, HelloConfig, Seq2SeqConfig, TaggerConfig,
+    CharLM, CharLMConfig, ClassifierConfig, ConditionedConfig, ForecasterConfig, HelloConfig, Seq2SeqConfig,
+    TaggerConfig,
 )
 from zoo.models.common import (
-    add_model_arguments, check_sampling, final_state, load_model, positive_int, recurrent_layer, run_numbers, sample_tokens,
-    write_json, write_svg, write_text,
+    add_model_arguments, check_sampling, final_state, load_model, positive_int, recurrent_layer, run_numbers,
+    sample_tokens, write_json, write_svg, write_text,
 )
 from zoo.train import History
 

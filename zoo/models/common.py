@@ -30,8 +30,9 @@ from zoo.layers import GRU, LSTM, RNN
 from zoo.train import CHECKPOINT, Trainer, config_from_args
 
 __all__ = [
-    "CELLS", "recurrent_layer", "final_state", "check_config", "load_model", "check_sampling", "sample_tokens", "positive_int", "add_model_arguments", "run_dir",
-    "sample_batches", "fit_from_args", "run_numbers", "write_text", "write_json", "write_svg",
+    "CELLS", "recurrent_layer", "final_state", "check_config", "load_model", "check_sampling", "sample_tokens",
+    "positive_int", "add_model_arguments", "run_dir", "sample_batches", "fit_from_args", "run_numbers",
+    "write_text", "write_json", "write_svg",
 ]
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
