@@ -68,6 +68,34 @@ def svg_of(dot: str) -> ET.Element:
     return ET.fromstring(viz.pipe(dot, "svg"))
 
 
+def cluster_of(dot: str) -> dict:
+    """{node id: path of the innermost cluster it is declared in ("" at the top level)}."""
+    where, stack = {}, [""]
+    for line in dot.splitlines():
+        if m := re.match(r'\t*subgraph "cluster_([^"]*)" \{', line):
+            stack.append(m.group(1))
+        elif line.strip() == "}" and len(stack) > 1:
+            stack.pop()
+        elif m := re.match(r"^\t*([a-z]\d+) \[", line):
+            where[m.group(1)] = stack[-1]
+    return where
+
+
+def sliced_rnn(T, H=2, D=2, seed=0):
+    """``hand_rnn`` whose input is one (T, 1, D) tensor requiring grad, sliced x[t] outside the
+    step scopes (as the zoo's layers do). Returns (loss, x)."""
+    rng = np.random.default_rng(seed)
+    x = mg.Tensor(rng.normal(size=(T, 1, D)).round(2), requires_grad=True, name="x")
+    W = mg.Tensor(rng.normal(0, 0.5, (D, H)).round(2), requires_grad=True, name="W")
+    xs = [x[t] for t in range(T)]
+    h = mg.zeros(1, H, dtype=np.float64)
+    with mg.scope("layer0"):
+        for t in range(T):
+            with mg.scope(f"t={t}"):
+                h = (xs[t] @ W + h).tanh()
+    return (h * h).sum(), x
+
+
 # golden text -----------------------------------------------------------------------------------
 GOLDEN_SCALAR = """\
 digraph minigrad {
@@ -115,8 +143,9 @@ def test_two_step_rnn_golden():
     assert viz.to_dot(backward_all(loss), names=params) == GOLDEN_RNN
 
 
-def test_same_program_same_text():
-    texts = {viz.to_dot(backward_all(hand_rnn(3)[0]), detail=d) for d in ("ops",) for _ in range(3)}
+@pytest.mark.parametrize("detail", viz.DETAILS)
+def test_same_program_same_text(detail):
+    texts = {viz.to_dot(backward_all(hand_rnn(3)[0]), detail=detail) for _ in range(3)}
     assert len(texts) == 1
 
 
@@ -141,6 +170,93 @@ def test_shared_parameters_drawn_once_outside_clusters(detail):
         assert f"\t{ids[0]} [" in outside  # top level, before any cluster
         out = [e for e in edges(dot) if e[0] == ids[0]]
         assert len(out) == (1 if detail == "folded" else T), (name, out)
+
+
+def test_step_inputs_are_drawn_in_their_step():
+    T = 3
+    loss, x = sliced_rnn(T)
+    dot = viz.to_dot(backward_all(loss))
+    where = cluster_of(dot)
+    (xid,) = re.findall(r'^\t(n\d+) \[label="x\\n', dot, flags=re.M)
+    assert where[xid] == ""  # the whole input: once, outside, an edge into every step
+    slices = [b for a, b in edges(dot) if a == xid]
+    assert sorted(where[b] for b in slices) == [f"layer0/t={t}" for t in range(T)]
+    # h0 (zeros, made before the loop) belongs to the first step; W, used by every step, stays out
+    (h0,) = re.findall(r'^\t*(n\d+) \[label="const\\n1×2\\n\[\[0., 0.\]\]', dot, flags=re.M)
+    assert where[h0] == "layer0/t=0"
+    assert {where[a] for a, _ in edges(dot) if a in where and where[a] != ""} <= {f"layer0/t={t}" for t in range(T)}
+    # cells: each slice stays its own node beside the cells; folded: the loop takes them in
+    cells = viz.to_dot(loss, detail="cells")
+    where = cluster_of(cells)
+    assert sorted(where[n] for n in re.findall(r'^\t*(n\d+) \[label="getitem', cells, flags=re.M)) == ["layer0"] * T
+    assert "getitem" not in viz.to_dot(loss, detail="folded")
+
+
+def test_nodes_used_by_two_steps_or_another_scope_stay_outside():
+    W = mg.Tensor(np.eye(2) * 0.5, requires_grad=True, name="W")
+    both = mg.Tensor(np.ones((1, 2)), name="both")   # used by two steps
+    with mg.scope("encoder"):
+        enc = mg.Tensor(np.ones((1, 2)), requires_grad=True) * 2.0  # recorded in another scope
+    h = mg.zeros(1, 2)
+    with mg.scope("decoder"):
+        for t in range(2):
+            with mg.scope(f"t={t}"):
+                h = (h @ W + both + (enc if t == 0 else 0.0)).tanh()
+    dot = viz.to_dot(h.sum())
+    where = cluster_of(dot)
+    (b,) = re.findall(r'^\t*(n\d+) \[label="both', dot, flags=re.M)
+    (e,) = re.findall(r'^\t*(n\d+) \[label="mul', dot, flags=re.M)
+    assert where[b] == "" and where[e] == "encoder"
+
+
+def test_a_parameter_used_by_one_step_stays_outside():
+    loss, params = hand_rnn(1)
+    dot = viz.to_dot(loss, names=params)
+    where = cluster_of(dot)
+    for name in params:
+        (i,) = re.findall(rf'^\t*(n\d+) \[label="{name}\\n', dot, flags=re.M)
+        assert where[i] == "", name
+    (x0,) = re.findall(r'^\t*(n\d+) \[label="const\\n1×2\\n\[\[-0.7', dot, flags=re.M)
+    assert where[x0] == "layer0/t=0"
+
+
+def test_unrolled_graphs_run_top_to_bottom_others_left_to_right():
+    assert "rankdir=TB" in viz.to_dot(hand_rnn(2)[0])
+    assert "rankdir=LR" in viz.to_dot(scalar_graph())
+    assert "rankdir=LR" in viz.to_dot(hand_rnn(2)[0], rankdir="LR")
+
+
+def test_steps_follow_one_another_through_layout_only_edges():
+    T = 4
+    dot = viz.to_dot(backward_all(hand_rnn(T)[0]))
+    where = cluster_of(dot)
+    hidden = [(a, b) for a, b in re.findall(r"^\t(\S+) -> (\S+) \[style=invis\]$", dot, flags=re.M)]
+    # one per step boundary: the last op of step t-1 (its tanh) to the first unit of step t (x[t])
+    assert [(where[a], where[b]) for a, b in hidden] == [(f"layer0/t={t - 1}", f"layer0/t={t}") for t in range(1, T)]
+    assert all(re.search(rf'^\t*{b} \[label="const', dot, flags=re.M) for _, b in hidden)
+
+
+@needs_dot
+@pytest.mark.parametrize("example", ["hand_rnn", "scalar_rnn"])
+def test_step_clusters_stack_in_time_order(example):
+    # the scalar RNN meets its input long before the state: without the layout-only edges dot
+    # ranked each step beside the one before (a staircase)
+    from viz.examples import scalar_rnn
+
+    T = 4
+    root = backward_all(hand_rnn(T)[0]) if example == "hand_rnn" else scalar_rnn(steps=T)
+    spans = {}
+    for g in svg_of(viz.to_dot(root)).iter(f"{SVG}g"):
+        title = g.find(f"{SVG}title")
+        m = re.search(r"/t=(\d+)$", title.text or "") if g.get("class") == "cluster" else None
+        if m:
+            shape = g.find(f"{SVG}path")
+            shape = shape if shape is not None else g.find(f"{SVG}polygon")
+            ys = [float(v) for v in re.findall(r"-?\d+\.?\d*", shape.get("d") or shape.get("points"))][1::2]
+            spans[int(m.group(1))] = (min(ys), max(ys))
+    assert sorted(spans) == list(range(T))
+    for t in range(1, T):
+        assert spans[t - 1][1] < spans[t][0], spans  # each step entirely below the one before
 
 
 def test_parameter_names_from_module_or_tensor_name():
@@ -385,13 +501,10 @@ def test_escaping_fuzz(value_label, tensor_name, param_name, scope_name, title):
 
 GOLDEN_RNN = """\
 digraph minigrad {
-	graph [rankdir=LR fontname="Helvetica" fontsize=11 nodesep=0.25 ranksep=0.3 nslimit=2 mclimit=0.5]
+	graph [rankdir=TB fontname="Helvetica" fontsize=11 nodesep=0.25 ranksep=0.3 nslimit=2 mclimit=0.5]
 	node [fontname="Helvetica" fontsize=10 height=0.3]
 	edge [arrowsize=0.6]
-	n0 [label="const\\n1×2\\n[[-0.62, 0.04]]" shape=box style="dashed"]
 	n1 [label="weight_ih\\n2×2\\n[[0.06, -0.07],\\n [0.32, 0.05]]\\n|grad| 6.76e-01" shape=box penwidth=1.8 style="filled" fillcolor="#fc4e2a"]
-	n3 [label="const\\n1×2\\n[[-0.7, -1.27]]" shape=box style="dashed"]
-	n5 [label="const\\n1×2\\n[[0., 0.]]" shape=box style="dashed"]
 	n6 [label="weight_hh\\n2×2\\n[[-0.27, 0.18],\\n [0.65, 0.47]]\\n|grad| 1.67e-01" shape=box penwidth=1.8 style="filled" fillcolor="#ffffcc"]
 	n9 [label="bias\\n2\\n[0.1, 0.1]\\n|grad| 7.21e-01" shape=box penwidth=1.8 style="filled" fillcolor="#e31a1c" fontcolor=white]
 	n16 [label="mul\\n1×2\\n[[0.04749, 0.01551]]\\n|grad| 1.41e+00" shape=box style="rounded,filled" fillcolor="#800026" fontcolor=white]
@@ -400,7 +513,9 @@ digraph minigrad {
 		graph [label="layer0" style=rounded color="#999999" fontcolor="#555555"]
 		subgraph "cluster_layer0/t=0" {
 			graph [label="t=0" style="rounded,filled" fillcolor="#f5f5f5" color="#999999" fontcolor="#555555"]
+			n3 [label="const\\n1×2\\n[[-0.7, -1.27]]" shape=box style="dashed"]
 			n4 [label="matmul\\n1×2\\n[[-0.4484, -0.0145]]\\n|grad| 3.87e-01" shape=box style="rounded,filled" fillcolor="#feb24c"]
+			n5 [label="const\\n1×2\\n[[0., 0.]]" shape=box style="dashed"]
 			n7 [label="matmul\\n1×2\\n[[0., 0.]]\\n|grad| 3.87e-01" shape=box style="rounded,filled" fillcolor="#feb24c"]
 			n8 [label="add\\n1×2\\n[[-0.4484, -0.0145]]\\n|grad| 3.87e-01" shape=box style="rounded,filled" fillcolor="#feb24c"]
 			n10 [label="add\\n1×2\\n[[-0.3484, 0.0855]]\\n|grad| 3.87e-01" shape=box style="rounded,filled" fillcolor="#feb24c"]
@@ -408,6 +523,7 @@ digraph minigrad {
 		}
 		subgraph "cluster_layer0/t=1" {
 			graph [label="t=1" style="rounded,filled" fillcolor="#f5f5f5" color="#999999" fontcolor="#555555"]
+			n0 [label="const\\n1×2\\n[[-0.62, 0.04]]" shape=box style="dashed"]
 			n2 [label="matmul\\n1×2\\n[[-0.0244, 0.0454]]\\n|grad| 4.82e-01" shape=box style="rounded,filled" fillcolor="#fd8d3c"]
 			n12 [label="matmul\\n1×2\\n[[0.1459, -0.0202]]\\n|grad| 4.82e-01" shape=box style="rounded,filled" fillcolor="#fd8d3c"]
 			n13 [label="add\\n1×2\\n[[0.1215, 0.0252]]\\n|grad| 4.82e-01" shape=box style="rounded,filled" fillcolor="#fd8d3c"]
@@ -416,26 +532,27 @@ digraph minigrad {
 		}
 	}
 	n0 -> n2 [color="#fc4e2a" penwidth=1.80]
-	n1 -> n2 [color="#fc4e2a" penwidth=1.80]
+	n1 -> n2 [color="#fc4e2a" penwidth=0.60]
 	n3 -> n4 [color="#fd8d3c" penwidth=1.50]
-	n1 -> n4 [color="#fd8d3c" penwidth=1.50]
+	n1 -> n4 [color="#fd8d3c" penwidth=0.60]
 	n5 -> n7 [color="#fd8d3c" penwidth=1.50]
-	n6 -> n7 [color="#fd8d3c" penwidth=1.50]
+	n6 -> n7 [color="#fd8d3c" penwidth=0.60]
 	n4 -> n8 [color="#fd8d3c" penwidth=1.50]
 	n7 -> n8 [color="#fd8d3c" penwidth=1.50]
 	n8 -> n10 [color="#fd8d3c" penwidth=1.50]
-	n9 -> n10 [color="#fd8d3c" penwidth=1.50]
+	n9 -> n10 [color="#fd8d3c" penwidth=0.60]
 	n10 -> n11 [color="#fd8d3c" penwidth=1.50]
 	n11 -> n12 [color="#fc4e2a" penwidth=1.80]
-	n6 -> n12 [color="#fc4e2a" penwidth=1.80]
+	n6 -> n12 [color="#fc4e2a" penwidth=0.60]
 	n2 -> n13 [color="#fc4e2a" penwidth=1.80]
 	n12 -> n13 [color="#fc4e2a" penwidth=1.80]
 	n13 -> n14 [color="#fc4e2a" penwidth=1.80]
-	n9 -> n14 [color="#fc4e2a" penwidth=1.80]
+	n9 -> n14 [color="#fc4e2a" penwidth=0.60]
 	n14 -> n15 [color="#fc4e2a" penwidth=1.80]
 	n15 -> n16 [color="#800026" penwidth=3.00]
 	n15 -> n16 [color="#800026" penwidth=3.00]
 	n16 -> n17 [color="#bd0026" penwidth=2.70]
+	n11 -> n0 [style=invis]
 	subgraph cluster_legend {
 		graph [label="|grad| (log scale)" style=rounded color="#999999"]
 		legend [shape=plaintext label=<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4"><TR><TD BGCOLOR="#ffffcc"><FONT COLOR="black">1.9e-01</FONT></TD><TD BGCOLOR="#ffeda0"><FONT COLOR="black">2.4e-01</FONT></TD><TD BGCOLOR="#fed976"><FONT COLOR="black">3.0e-01</FONT></TD><TD BGCOLOR="#feb24c"><FONT COLOR="black">3.8e-01</FONT></TD><TD BGCOLOR="#fd8d3c"><FONT COLOR="black">4.9e-01</FONT></TD><TD BGCOLOR="#fc4e2a"><FONT COLOR="black">6.2e-01</FONT></TD><TD BGCOLOR="#e31a1c"><FONT COLOR="white">7.8e-01</FONT></TD><TD BGCOLOR="#bd0026"><FONT COLOR="white">9.9e-01</FONT></TD><TD BGCOLOR="#800026"><FONT COLOR="white">1.3e+00</FONT></TD></TR></TABLE>>]

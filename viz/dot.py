@@ -65,23 +65,37 @@ class _Graph:
         self.scalar = not isinstance(root.data, np.ndarray)
         self.names = _name_lookup(names)
         scopes = {}
-        self.scope = []
         for v in nodes:
-            s = scopes.get(v.scope)
-            if s is None:
-                s = scopes[v.scope] = _Scope(v.scope)
-            self.scope.append(s)
+            if v.scope not in scopes:
+                scopes[v.scope] = _Scope(v.scope)
+        n = len(nodes)
+        self.scope = [scopes[v.scope] for v in nodes]
+        # Walking consumers before producers: ``user[p]`` is the cell (path; None outside the
+        # steps) of p's first consumer, ``mixed[p]`` whether another consumer sits in another cell.
         # A leaf used by two or more cells is a shared parameter: drawn once, outside the clusters.
-        # A named leaf keeps its own node when cells are collapsed (unless its step is hidden).
-        first_cell = {}
-        self.shared = [False] * len(nodes)
-        for i, ps in enumerate(self.parents):
+        # A node recorded outside the steps, in a scope enclosing the one cell that uses it (a
+        # step's input slice x[t], an initial state), is drawn in that cell; parameters stay outside.
+        user = {}
+        mixed = [False] * n
+        self.shared = [False] * n
+        self.adopted = [False] * n
+        for i in range(n - 1, -1, -1):
+            s, cell = self.scope[i], user.get(i)
+            param = not self.parents[i] and getattr(nodes[i], "requires_grad", False)
+            if mixed[i]:
+                self.shared[i] = not self.parents[i]
+            elif cell is not None and s.cell is None and not param and _encloses(s.path, cell):
+                if cell not in scopes:
+                    scopes[cell] = _Scope(cell)
+                self.scope[i] = scopes[cell]
+                self.adopted[i] = True
             cell = self.scope[i].cell
-            for p in ps:
-                if not self.parents[p]:
-                    seen = first_cell.setdefault(p, cell)
-                    if seen != cell:
-                        self.shared[p] = True
+            for p in self.parents[i]:
+                if p not in user:
+                    user[p] = cell
+                elif user[p] != cell:
+                    mixed[p] = True
+        # A named leaf keeps its own node when cells are collapsed (unless its step is hidden).
         self.named_leaf = [not ps and self.name(i) is not None for i, ps in enumerate(self.parents)]
         steps = {}
         for s in scopes.values():
@@ -91,6 +105,11 @@ class _Graph:
 
     def __len__(self) -> int:
         return len(self.nodes)
+
+    def recurrent(self, p: int, i: int) -> bool:
+        """Whether the edge p -> i carries state from one step of a sequence to a later one."""
+        a, b = self.scope[p], self.scope[i]
+        return a.cell is not None and b.cell is not None and a.seq == b.seq and a.step != b.step
 
     def name(self, i: int):
         v = self.nodes[i]
@@ -105,6 +124,11 @@ class _Graph:
         if not isinstance(g, np.ndarray):
             return abs(float(g))
         return _norm(g)
+
+
+def _encloses(path: str, cell: str) -> bool:
+    """Whether scope ``path`` encloses the time step with scope path ``cell``."""
+    return not path or cell.startswith(path + "/")
 
 
 def _norm(g: np.ndarray) -> float:
@@ -155,7 +179,7 @@ class _View:
 
     def __init__(self, g: _Graph, unit_of: list, units: list):
         self.g, self.unit_of, self.units = g, unit_of, units
-        self.edges = []       # (src unit, dst unit, label)
+        self.edges = []       # (src unit, dst unit, label, kind: "", "state" or "shared")
         seen = set()
         outs = set()
         for i, ps in enumerate(g.parents):
@@ -168,20 +192,54 @@ class _View:
                     src.outputs.append(p)
                 if up == ui:
                     if src.kind == "fold" and g.scope[p].step != g.scope[i].step:
-                        edge = (up, up, f"×{len(src.steps)}")
-                        if edge not in seen:
-                            seen.add(edge)
-                            self.edges.append(edge)
+                        if (up, up) not in seen:
+                            seen.add((up, up))
+                            self.edges.append((up, up, f"×{len(src.steps)}", ""))
                     continue
-                if src.kind == "node" and units[ui].kind == "node":
-                    self.edges.append((up, ui, ""))  # x*x keeps both edges
-                elif (up, ui) not in seen:
-                    seen.add((up, ui))
-                    self.edges.append((up, ui, ""))
+                if (src.kind == "node" and units[ui].kind == "node") or (up, ui) not in seen:
+                    seen.add((up, ui))  # between two single nodes every edge is drawn: x*x keeps both
+                    kind = "state" if g.recurrent(p, i) else "shared" if g.shared[p] else ""
+                    self.edges.append((up, ui, "", kind))
         root = len(g) - 1
         top = units[unit_of[root]]
         if top.kind != "node" and root not in outs:
             top.outputs.append(root)
+        self.order = self._step_order()
+
+    def _step(self, k: int):
+        """The time step unit ``k`` is drawn in (its cell path), or None."""
+        u, g = self.units[k], self.g
+        if u.kind == "ellipsis":
+            return u.cluster + "/…"
+        if u.kind == "cell" or (u.kind == "node" and not g.shared[u.first]):
+            return g.scope[u.first].cell
+        return None
+
+    def _step_order(self) -> list:
+        """Layout-only edges (drawn invisible) from the last units of each step to the first units
+        of the next one, so dot ranks each step after the step whose state it takes.
+
+        Without them the units of a step that do not wait for the state (its input x[t]) are
+        ranked beside the previous step, and consecutive steps end up side by side instead of one
+        below the other. Returns [(unit, unit)]."""
+        step = [self._step(k) for k in range(len(self.units))]
+        members, pairs = {}, {}
+        feeding, fed = set(), set()  # units feeding their own step; units fed by a step
+        for k, s in enumerate(step):
+            if s is not None:
+                members.setdefault(s, []).append(k)
+        for a, b, _, kind in self.edges:
+            if a == b or step[a] is None or step[b] is None:
+                continue
+            if step[a] == step[b]:
+                feeding.add(a)
+                fed.add(b)
+            elif kind == "state":
+                pairs[step[a], step[b]] = None
+                fed.add(b)
+        real = {(a, b) for a, b, _, _ in self.edges}
+        return [(a, b) for s, t in pairs for a in members[s] if a not in feeding
+                for b in members[t] if b not in fed and (a, b) not in real]
 
 
 def _weight(g: _Graph, units: list) -> int:
@@ -211,7 +269,7 @@ def _assign(g: _Graph, detail: str, keep) -> tuple:
             key, kind, cluster = ("ellipsis", s.seq), "ellipsis", s.seq
         elif detail == "ops":
             key, kind, cluster = i, "node", s.path
-        elif g.named_leaf[i]:  # stays a node, beside the collapsed cells
+        elif g.named_leaf[i] or (g.adopted[i] and detail == "cells"):  # a node beside the cells
             key, kind, cluster = i, "node", s.seq
         elif detail == "cells":
             key, kind, cluster = ("cell", s.cell), "cell", s.seq
@@ -481,7 +539,7 @@ class _Writer:
         base = "solid" if param else "dashed" if leaf else "rounded"
         return [self._box(k, nid, "\n".join(text), base, shape="box", penwidth="1.8" if param else None)]
 
-    def edge_line(self, k: int, a: int, b: int, label: str) -> str:
+    def edge_line(self, k: int, a: int, b: int, label: str, kind: str) -> str:
         attrs = {"id": f"e{k}"} if self.ids else {}
         if label:
             attrs["label"] = quote(label)
@@ -497,6 +555,9 @@ class _Writer:
                 color = fill[0] if fill[0] == _NONFINITE else PALETTE[2 + round(6 * frac)]
                 attrs["color"] = quote(color)
                 attrs["penwidth"] = f"{0.6 + 2.4 * frac:.2f}"
+        if kind == "shared":
+            # T edges per shared weight: drawn fine, so the path through time stands out
+            attrs["penwidth"] = "0.60"
         return f"{self.node_id(a)} -> {self.node_id(b, entry=True)}{_attrs(**attrs)}"
 
 
@@ -540,7 +601,9 @@ def to_dot(root, **options) -> str:
     - ``values`` (6): tensors with at most this many elements show their values.
     - ``shade``: fill nodes and edges by gradient magnitude on a log scale, with a legend; by
       default on whenever intermediate nodes carry gradients (``with minigrad.keep_grads():``).
-    - ``rankdir`` ("LR"), ``title``; ``marks``: ``{node: note}`` draws those nodes red with the note.
+    - ``rankdir``: by default "TB" for unrolled graphs (time steps one below the other, each
+      step's ops flowing down inside it) and "LR" otherwise (micrograd's left-to-right);
+      ``title``; ``marks``: ``{node: note}`` draws those nodes red with the note.
     """
     return Drawing(root, **options).text
 
@@ -556,7 +619,8 @@ class Drawing:
     gives every node and edge an SVG id (its DOT name, ``e<k>`` for edges)."""
 
     def __init__(self, root, *, detail: str = "ops", names=None, keep_steps: int | None = None,
-                 max_nodes: int = MAX_NODES, values: int = 6, shade: bool | None = None, rankdir: str = "LR",
+                 max_nodes: int = MAX_NODES, values: int = 6, shade: bool | None = None,
+                 rankdir: str | None = None,
                  title: str | None = None, marks: dict | None = None, ids: bool = False):
         if detail not in DETAILS:
             raise ValueError(f"detail must be one of {DETAILS}, got {detail!r}")
@@ -564,8 +628,8 @@ class Drawing:
             raise ValueError(f"keep_steps must be a positive int or None, got {keep_steps!r}")
         if not isinstance(max_nodes, int) or max_nodes < 2:
             raise ValueError(f"max_nodes must be an int >= 2, got {max_nodes!r}")
-        if rankdir not in _RANKDIRS:
-            raise ValueError(f"rankdir must be one of {_RANKDIRS}, got {rankdir!r}")
+        if rankdir is not None and rankdir not in _RANKDIRS:
+            raise ValueError(f"rankdir must be one of {_RANKDIRS} or None, got {rankdir!r}")
         g = _Graph(root, names)
         unit_of, units, self.note = _fit(g, detail, keep_steps, max_nodes)
         self.view = _View(g, unit_of, units)
@@ -573,7 +637,7 @@ class Drawing:
             shade = _has_grads(g)
         self.writer = _Writer(self.view, values, bool(shade),
                               {id(n): str(t) for n, t in (marks or {}).items()}, ids)
-        self.lines = self._lines(rankdir, title)
+        self.lines = self._lines(rankdir or ("TB" if g.steps else "LR"), title)
 
     @property
     def text(self) -> str:
@@ -610,7 +674,8 @@ class Drawing:
                 body.append(f"{pad}}}\n")
 
         emit("", 1)
-        body.extend(f"\t{w.edge_line(k, a, b, label)}\n" for k, (a, b, label) in enumerate(self.view.edges))
+        body.extend(f"\t{w.edge_line(k, *edge)}\n" for k, edge in enumerate(self.view.edges))
+        body.extend(f"\t{w.node_id(a)} -> {w.node_id(b, entry=True)} [style=invis]\n" for a, b in self.view.order)
         if w.shades is not None:
             body.append("\tsubgraph cluster_legend {\n")
             body.append('\t\tgraph [label="|grad| (log scale)" style=rounded color="#999999"]\n')
@@ -630,7 +695,7 @@ class Drawing:
         gradient flows along it when that node's backward runs."""
         units, w, g = self.view.units, self.writer, self.view.g
         into = {}
-        for k, (a, b, _) in enumerate(self.view.edges):
+        for k, (a, b, _, _) in enumerate(self.view.edges):
             into.setdefault(b, []).append(f"e{k}")
         frames = []
         for k in sorted(range(len(units)), key=lambda k: -units[k].last):
