@@ -10,8 +10,8 @@ import pytest
 import minigrad as mg
 from zoo.layers import GRU, LSTM, RNN
 from zoo.models import (
-    CharLM, CharLMConfig, ClassifierConfig, ConditionedConfig, ForecasterConfig, HelloConfig, Seq2SeqConfig,
-    TaggerConfig,
+    CharLM, CharLMConfig, ClassifierConfig, ConditionedConfig, ForecasterConfig, HelloConfig, Seq2Seq,
+    Seq2SeqConfig, TaggerConfig,
 )
 from zoo.models.common import (
     add_model_arguments, check_sampling, final_state, load_model, positive_int, recurrent_layer, run_numbers,
@@ -38,6 +38,15 @@ def test_recurrent_layer_without_a_forget_bias_keeps_pytorchs_initialisation():
     b = LSTM(3, 5, generator=np.random.default_rng(0))
     for name, p in b.named_parameters():
         np.testing.assert_array_equal(getattr(a, name).data, p.data)
+
+
+def test_models_pass_their_forget_bias_to_every_lstm_layer():
+    lm = CharLM(CharLMConfig(5, cell="lstm", embed=3, hidden=4, layers=2, forget_bias=2.0))
+    s2s = Seq2Seq(Seq2SeqConfig(6, 6, cell="lstm", embed_size=3, hidden_size=4, forget_bias=2.0))
+    assert lm.rnn.num_layers == 2 and s2s.encoder.bidirectional  # every layer and direction
+    for layer in (lm.rnn, s2s.encoder, s2s.decoder):
+        biases = [p.data for name, p in layer.named_parameters() if name.startswith("bias_ih")]
+        assert biases and all(np.all(b[4:8] == 2.0) for b in biases)
 
 
 def test_final_state_is_the_top_layer_with_both_directions_forward_first():
