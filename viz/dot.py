@@ -4,9 +4,10 @@ The graph is read through minigrad's graph protocol alone (``parents``, ``op``, 
 ``grad``, ``scope`` and ``minigrad.graph.toposort``), so ``Value`` and ``Tensor`` graphs are drawn
 by the same code. Nodes are numbered in topological order, so the same program gives the same text.
 
-Scopes become nested clusters; a scope component ``t=<n>`` marks a time step. Every pass over the
-graph is linear in its size, and a graph with more drawn nodes than ``max_nodes`` is collapsed
-(cells, fewer steps, folded, then the part nearest the output) with a note saying so.
+Scopes become nested clusters; a scope component ``t=<n>`` marks a time step, and the steps of an
+unrolled graph are drawn one below the other in time order. Every pass over the graph is linear in
+its size, and a graph with more drawn nodes than ``max_nodes`` is collapsed (cells, fewer steps,
+folded, then the part nearest the output) with a note saying so.
 """
 from __future__ import annotations
 
