@@ -1,5 +1,8 @@
 """Fused recurrent kernels (zoo.kernels): each equals its composed twin (values and every gradient,
-float64, hypothesis-drawn sizes), passes gradcheck on its own, stays float32; the fusion switch."""
+float64, hypothesis-drawn sizes), passes gradcheck on its own, stays float32; the backward factors
+compute their docstrings' equations; the fusion switch."""
+import inspect
+import re
 from collections import Counter
 
 import numpy as np
@@ -119,6 +122,36 @@ def test_sequence_kernel_equals_the_composed_unroll(kind, T, B, D, H, bias, reve
     (v0, g0), (v1, g1) = results
     assert_all_close(v1, v0, 1e-12, 1e-13, f"{kind} values")
     assert_all_close(g1, g0, 1e-11, 1e-12, f"{kind} gradients (X, initial state, parameters)")
+
+
+# ---------------------------------------------------------------------------------------------
+# the backward factors the step and sequence kernels share are their docstrings' equations
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_backward_factors_compute_their_docstring_equations(kind):
+    rng = np.random.default_rng(0)
+    B, H = 3, 4
+    letters = "ifgo" if kind == "lstm" else "rzn"
+    a = rng.uniform(0.05, 0.95, (B, len(letters) * H))  # gate values
+    state, ahn, dh, do = (rng.standard_normal((B, H)) for _ in range(4))
+    ns = dict(zip(letters, np.split(a, len(letters), axis=1)))
+    if kind == "lstm":
+        fn = kernels._lstm_factors
+        factors = fn(a, state, np.empty((B, 4, H)))
+        ns |= {"c": state, "dc_": dh, "do": do}
+        expected = {"da_i": dh, "da_f": dh, "da_g": dh, "da_o": do}  # name -> the gradient it scales
+    else:
+        fn = kernels._gru_factors
+        factors = fn(a, ahn, state, np.empty((B, 3, H)), np.empty((B, H)))
+        ns |= {"h": state, "ahn": ahn, "dh_": dh}
+        expected = {"da_r": dh, "da_z": dh, "da_n": dh}
+    block = inspect.getdoc(fn).split("::", 1)[1]
+    lines = [line.strip() for line in block.splitlines() if re.match(r"^\s+da_\w+ = ", line)]
+    assert sorted(line.split()[0] for line in lines) == sorted(expected)  # one line per gate
+    for line in lines:
+        exec(line.replace("'", "_"), ns)
+    for k, (name, grad) in enumerate(expected.items()):
+        np.testing.assert_allclose(factors[:, k] * grad, ns[name], rtol=1e-13, atol=1e-15, err_msg=name)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -245,12 +245,15 @@ def _lstm_step_(a: np.ndarray, c: np.ndarray, c_new: np.ndarray, tmp: np.ndarray
 def _lstm_factors(a: np.ndarray, c: np.ndarray, out: np.ndarray) -> np.ndarray:
     """The LSTM gates' deltas per unit of the gradient that reaches them, into ``out`` (..., 4, H).
 
-    From the gates a = [i|f|g|o] (..., 4H) and the cell state c (..., H) the step read::
+    From the gates a = [i|f|g|o] (..., 4H) and the cell state c (..., H) the step read, with dc'
+    and do the gradients reaching c' and o::
 
-        da_i = dc' * g * i(1-i)    da_f = dc' * c * f(1-f)    da_g = dc' * i * (1-g^2)
-        da_o = do * o(1-o)
+        da_i = dc' * g * i * (1 - i)
+        da_f = dc' * c * f * (1 - f)
+        da_g = dc' * i * (1 - g**2)
+        da_o = do * o * (1 - o)
 
-    out[..., k, :] is gate k's factor; the caller multiplies by dc' (gates i, f, g) and do.
+    out[..., k, :] is gate k's factor: the caller multiplies by dc' (gates i, f, g) and do.
     """
     H = c.shape[-1]
     i, f, g, o = (a[..., k * H:(k + 1) * H] for k in range(4))
@@ -285,14 +288,16 @@ def _gru_step_(ai: np.ndarray, ah: np.ndarray, ahn: np.ndarray, h: np.ndarray, o
 
 
 def _gru_factors(a: np.ndarray, ahn: np.ndarray, h: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
-    """The GRU's dL/da_i per unit of dh' (the gradient reaching the step's output), into ``out`` (..., 3, H).
+    """The GRU's dL/da_i per unit of dh' (the gradient reaching h'), into ``out`` (..., 3, H).
 
     From the gates a = [r|z|n] (..., 3H), ahn = W_hn h + b_hn and the state h the step read::
 
-        da_n = dh' * (1-z) * (1-n^2)     da_z = dh' * (h - n) * z(1-z)     da_r = da_n * ahn * r(1-r)
+        da_n = dh' * (1 - z) * (1 - n**2)
+        da_z = dh' * (h - n) * z * (1 - z)
+        da_r = da_n * ahn * r * (1 - r)
 
-    dL/da_h is the same but for r: da_hn = da_n * r; and dL/dh = dh' * z + da_h @ W_hh.
-    tmp (..., H) is scratch.
+    out[..., k, :] is gate k's factor (r, z, n): the caller multiplies by dh'. dL/da_h is the same
+    but for its n block, da_n * r; and dL/dh = dh' * z + dL/da_h @ W_hh. tmp (..., H) is scratch.
     """
     H = h.shape[-1]
     r, z, n = a[..., :H], a[..., H:2 * H], a[..., 2 * H:]
@@ -771,6 +776,7 @@ def gru_cell(x, h, w_ih, w_hh, b_ih=None, b_hh=None) -> mg.Tensor:
 
 
 def _unpack(packed: mg.Tensor, states: int, reverse: bool, mask) -> tuple:
+    """The outputs (T, B, H), h_n (and c_n) as slices of a sequence kernel's packed node (``_rows``)."""
     T = packed.shape[0] - states
     outputs, h_n = _rows(T, reverse, mask is not None)
     return (packed[outputs], packed[h_n]) + ((packed[T + 1],) if states == 2 else ())
