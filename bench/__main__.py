@@ -27,6 +27,9 @@ REFERENCE = "numpy time-batched"
 
 @dataclass
 class Workload:
+    """A timed workload: its implementations (built given torch or None), the tolerance they must
+    agree to, and the speed targets it is judged by."""
+
     key: str
     title: str
     make: object  # torch -> list of Impl
@@ -62,18 +65,26 @@ class Report:
         self.failures: list = []
 
     def section(self, title: str, lines: list) -> None:
+        """Print a section and keep it for RESULTS.md."""
         text = "\n".join(lines)
         print(f"\n## {title}\n{text}", flush=True)
         self.sections.append(f"## {title}\n\n{text}\n")
 
 
 def table(header: list, rows: list) -> list:
+    """A markdown table as lines."""
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return out
 
 
+def verdict(measured: float, limit: float) -> str:
+    """'met', or by how much ``measured`` exceeds ``limit``."""
+    return "met" if measured <= limit else f"missed by {measured / limit:.2f}x"
+
+
 def run_workload(w: Workload, torch, repeats: int, min_time: float, rep: Report) -> None:
+    """Check a workload's implementations agree, then time them interleaved and report the ratios."""
     impls = w.make(torch)
     ref = next(i for i in impls if i.name == REFERENCE)
     ref_lg = ref.loss_and_grads()
@@ -103,10 +114,11 @@ def run_workload(w: Workload, torch, repeats: int, min_time: float, rep: Report)
         if name in timings:
             ratio = mg_t.median / timings[name].median
             rep.verdicts.append([w.key, f"minigrad ÷ {name}", f"{ratio:.2f} ({mg_t.min / timings[name].min:.2f})",
-                                 f"<= {limit}", source, "met" if ratio <= limit else f"missed by {ratio / limit:.2f}x"])
+                                 f"<= {limit}", source, verdict(ratio, limit)])
 
 
 def run_opcost(torch, repeats: int, rep: Report) -> None:
+    """Report the fixed cost of one recorded op against numpy by hand (and torch)."""
     rows = []
     for label, res in opcost.measure(repeats, torch):
         engines = ["minigrad", "numpy by hand"] + (["torch"] if torch is not None else [])
@@ -122,6 +134,7 @@ def run_opcost(torch, repeats: int, rep: Report) -> None:
 
 
 def run_scalar(repeats: int, rep: Report) -> None:
+    """Report minigrad.Value against the micrograd design on the 'hello' RNN."""
     diff = scalar.check_agreement(4)
     rows = []
     for T in (4, 50):
@@ -136,7 +149,7 @@ def run_scalar(repeats: int, rep: Report) -> None:
                          f"{res['micrograd design', True][0] / on[0]:.2f}"])
         ratio = res["minigrad.Value", True][0]
         rep.verdicts.append([f"scalar T={T}", "minigrad.Value µs/node, GC on", f"{ratio:.2f}", "<= 1.5",
-                             "issue 7", "met" if ratio <= 1.5 else f"missed by {ratio / 1.5:.2f}x"])
+                             "issue 7", verdict(ratio, 1.5)])
     max_T = scalar.micrograd_max_steps()
     lines = table(["T", "nodes", "engine", "µs/node GC on", "µs/node GC off", "micrograd(GC on) ÷ this"], rows)
     lines += ["", f"'hello' RNN (vocabulary h e l o, hidden 8), forward + backward, one graph per call; "
@@ -149,6 +162,7 @@ def run_scalar(repeats: int, rep: Report) -> None:
 
 
 def run_memory(torch, loop_steps: int, rep: Report) -> None:
+    """Report the peak memory of one W3 step per implementation and RSS over a training loop."""
     names = [n for n in memory.IMPLS if torch is not None or not n.startswith("torch")]
     res = {n: memory.measure(n, loop_steps if n == "minigrad" else 2) for n in names}
     rows = []
@@ -165,7 +179,7 @@ def run_memory(torch, loop_steps: int, rep: Report) -> None:
     if "step" in mg and "step" in res.get(REFERENCE, {}):
         ratio = mg["step"] / res[REFERENCE]["step"]
         rep.verdicts.append(["memory", f"W3 step peak RSS growth, minigrad ÷ {REFERENCE}", f"{ratio:.2f}",
-                             "<= 1.2", "issue 7", "met" if ratio <= 1.2 else f"missed by {ratio / 1.2:.2f}x"])
+                             "<= 1.2", "issue 7", verdict(ratio, 1.2)])
     if mg.get("rss"):
         rss, live = np.array(mg["rss"]) / memory.MiB, mg["live_tensors"]
         settle = min(3, len(rss) - 1)  # index into rss, which starts after step 3
@@ -185,6 +199,7 @@ def run_memory(torch, loop_steps: int, rep: Report) -> None:
 
 
 def profile_minigrad(key: str) -> None:
+    """Print a cProfile of minigrad's training step on workload ``key``."""
     w = next(w for w in WORKLOADS if w.key == key)
     impl = next(i for i in w.make(None) if i.name == "minigrad")
     impl.step()
@@ -200,6 +215,7 @@ def profile_minigrad(key: str) -> None:
 
 
 def main(argv=None) -> int:
+    """The command line (module docs); returns the exit status."""
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
     ap.add_argument("--quick", action="store_true", help="few repeats: a smoke run, noisy numbers")
     ap.add_argument("--only", default="", help=f"comma-separated subset of {','.join(ALL)}")
@@ -253,6 +269,7 @@ def main(argv=None) -> int:
 
 
 def write_results(path: str, info: dict, rep: Report, args, repeats: int, seconds: float) -> None:
+    """Write RESULTS.md: how it was made, the machine, every section."""
     cmd = "python -m bench" + "".join(
         f" {flag}" for flag, on in (("--quick", args.quick), (f"--only {args.only}", args.only),
                                     (f"--repeats {args.repeats}", args.repeats)) if on)

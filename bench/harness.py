@@ -172,5 +172,6 @@ def machine_info(torch=None) -> dict:
 
 
 def fmt_ms(seconds: float) -> str:
+    """Seconds as milliseconds with three significant digits or so."""
     ms = seconds * 1e3
     return f"{ms:.3f}" if ms < 1 else f"{ms:.2f}" if ms < 100 else f"{ms:.0f}"

@@ -13,12 +13,15 @@ import numpy as np
 from .engines import assemble, freeze_bias_hh, lstm_cell, rnn_grads, rnn_state, trainable
 from .harness import Impl
 from .npref import Adam, embed_backward, head_xent, lstm_backward, lstm_forward
+from .rnn_lm import make_batch
 
 NAMES = ("emb", "Wx", "Wh", "b", "Wy", "by")
 
 
 @dataclass(frozen=True)
 class Config:
+    """W3's sizes, dtype and Adam learning rate."""
+
     V: int = 65
     E: int = 64
     H: int = 256
@@ -38,18 +41,13 @@ def uniform(rng, shape, H) -> np.ndarray:
 
 
 def init_params(cfg: Config, seed: int = 0) -> dict:
+    """The canonical parameters (module docs), PyTorch's default initialisation, in ``cfg.dtype``."""
     rng = np.random.default_rng(seed)
     V, E, H = cfg.V, cfg.E, cfg.H
     p = {"emb": rng.standard_normal((V, E)), "Wx": uniform(rng, (E, 4 * H), H),
          "Wh": uniform(rng, (H, 4 * H), H), "b": uniform(rng, (4 * H,), H),
          "Wy": uniform(rng, (H, V), H), "by": uniform(rng, (V,), H)}
     return {k: v.astype(cfg.dtype) for k, v in p.items()}
-
-
-def make_batch(cfg: Config, seed: int = 1) -> tuple:
-    rng = np.random.default_rng(seed)
-    seq = rng.integers(0, cfg.V, size=(cfg.T + 1, cfg.B))
-    return seq[:-1], seq[1:]
 
 
 class NumpyLSTMLM:

@@ -61,6 +61,7 @@ def _peak_growth(step) -> tuple:
 
 
 def child(impl_name: str, steps: int) -> dict:
+    """Run in the fresh process: measure implementation ``impl_name`` over ``steps`` steps."""
     from . import lstm_lm
     from .harness import torch_or_none
 

@@ -18,6 +18,8 @@ def _noop() -> None:
 
 
 class MicroValue:
+    """A scalar with micrograd's design (module docs): ``+ * tanh exp log`` and ``backward()``."""
+
     def __init__(self, data, children=(), op=""):
         self.data = data
         self.grad = 0.0

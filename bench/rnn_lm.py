@@ -24,6 +24,8 @@ CLIP = 5.0
 
 @dataclass(frozen=True)
 class Config:
+    """One char-RNN workload: sizes, dtype, loss reduction, state carrying, Adagrad settings, init."""
+
     V: int
     H: int
     T: int
@@ -41,6 +43,7 @@ W2 = Config(V=65, H=256, T=50, B=32, dtype="float32", reduction="mean", carry_st
 
 
 def init_params(cfg: Config, seed: int = 0) -> dict:
+    """The canonical parameters (module docs) in ``cfg.dtype``, initialised as ``cfg.init_std`` says."""
     rng = np.random.default_rng(seed)
     V, H = cfg.V, cfg.H
     shapes = {"Wxh": (V, H), "Whh": (H, H), "bh": (H,), "Why": (H, V), "by": (V,)}
@@ -54,8 +57,8 @@ def init_params(cfg: Config, seed: int = 0) -> dict:
     return {n: p.astype(cfg.dtype) for n, p in params.items()}
 
 
-def make_batch(cfg: Config, seed: int = 1) -> tuple:
-    """Integer inputs and next-character targets, both (T, B)."""
+def make_batch(cfg, seed: int = 1) -> tuple:
+    """Integer inputs and next-character targets, both (T, B), for any config with V, T, B."""
     rng = np.random.default_rng(seed)
     seq = rng.integers(0, cfg.V, size=(cfg.T + 1, cfg.B))
     return seq[:-1], seq[1:]

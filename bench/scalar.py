@@ -22,6 +22,7 @@ HIDDEN = 8
 
 
 def make_params(Val, seed: int = 0) -> dict:
+    """The 'hello' RNN's weights as lists of ``Val`` scalars (either engine's class)."""
     rng = np.random.default_rng(seed)
     V, H = len(VOCAB), HIDDEN
 
@@ -53,11 +54,13 @@ def hello_loss(Val, p: dict, T: int):
 
 
 def grads(p: dict) -> list:
+    """Every parameter's gradient, flattened in a fixed order."""
     return [v.grad for k in ("Wxh", "Whh", "Why") for row in p[k] for v in row] + \
            [v.grad for k in ("bh", "by") for v in p[k]]
 
 
 def count_nodes(loss) -> int:
+    """Nodes of the graph under ``loss`` (either engine)."""
     return len(mg.toposort(loss)) if isinstance(loss, mg.Value) else loss.nodes()
 
 

@@ -21,6 +21,8 @@ BOS = 0
 
 @dataclass(frozen=True)
 class Config:
+    """W4's sizes (source and target lengths, layers), dtype and Adam learning rate."""
+
     V: int = 20
     E: int = 64
     H: int = 128
@@ -40,6 +42,7 @@ def _layers(cfg: Config, side: str) -> list:
 
 
 def init_params(cfg: Config, seed: int = 0) -> dict:
+    """The canonical parameters (module docs), PyTorch's default initialisation, in ``cfg.dtype``."""
     rng = np.random.default_rng(seed)
     V, E, H = cfg.V, cfg.E, cfg.H
     p = {"enc_emb": rng.standard_normal((V, E)), "dec_emb": rng.standard_normal((V, E))}

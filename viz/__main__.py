@@ -9,6 +9,7 @@ from .examples import EXAMPLES, FUSED, make
 
 
 def parser() -> argparse.ArgumentParser:
+    """The ``python -m viz`` argument parser."""
     p = argparse.ArgumentParser(prog="python -m viz", description="Render minigrad's example pictures.")
     p.add_argument("name", nargs="?", help="example to render (see --list)")
     p.add_argument("-o", "--output", help="file to write (default: NAME.svg, or NAME.html for anim)")
@@ -28,6 +29,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Render one example (or list them); returns the exit status."""
     args = parser().parse_args(argv)
     if args.list or not args.name:
         width = max(map(len, EXAMPLES))
