@@ -642,6 +642,7 @@ class Drawing:
 
     @property
     def text(self) -> str:
+        """The whole DOT text (what ``to_dot`` returns)."""
         return "digraph minigrad {\n" + "".join(self.lines) + "}\n"
 
     def _lines(self, rankdir: str, title) -> list:

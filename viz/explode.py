@@ -30,6 +30,7 @@ class ExplodedCell:
 
     @property
     def max_error(self) -> float:
+        """The largest of ``errors``."""
         return max(self.errors.values(), default=0.0)
 
 
@@ -150,10 +151,7 @@ def _cross_check(result: ExplodedCell, cell, arrays: dict, x, state, P: dict, xv
     st = [Tensor(s[None, :], requires_grad=True) for s in state]
     out = twin.step(xt, st[0] if len(st) == 1 else tuple(st))
     outs = out if isinstance(out, tuple) else (out,)
-    total = outs[0].sum()
-    for o in outs[1:]:
-        total = total + o.sum()
-    total.backward()
+    _sum([o.sum() for o in outs]).backward()
     errs = result.errors
     for (name, vs), o in zip(result.outputs.items(), outs):
         errs[f"value {name}"] = _diff([v.data for v in vs], o.data)

@@ -31,6 +31,7 @@ class GradientFlow:
 
     @property
     def steps(self) -> np.ndarray:
+        """0, 1, ..., T-1."""
         return np.arange(len(self.loss_grad))
 
     def decay(self) -> float:
@@ -89,5 +90,4 @@ def gradient_flow(loss, states, last=None) -> GradientFlow:
 
 
 def _fro(a: np.ndarray) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    return float(np.sqrt(np.sum(a * a)))
+    return float(np.linalg.norm(np.asarray(a, dtype=np.float64)))
