@@ -73,7 +73,7 @@ def gradient_shares(loss: mg.Tensor, params) -> GradientShares:
     T = 0
     for per in uses:
         for node, _ in per:
-            fn = node._ctx
+            fn = node.grad_fn
             if hasattr(fn, "step_grads"):
                 if id(node) not in split:
                     split[id(node)] = fn.step_grads(node.grad.data)
