@@ -7,7 +7,7 @@ hypothesis stays an optional dependency.
 """
 from numpy import float32, float64, int64  # noqa: F401  (dtype names users expect at top level)
 
-from .graph import current_scope, scope, toposort
+from .graph import current_scope, scope, step_of, step_scope, toposort
 from .value import Value
 from .tensor import (
     Tensor, arange, cat, eye, full, get_default_dtype, maximum, minimum, one_hot, ones, ones_like,
@@ -25,7 +25,7 @@ from .io import load, save
 __version__ = "0.1.0"
 
 __all__ = [
-    "Value", "Tensor", "Function", "scope", "current_scope", "toposort",
+    "Value", "Tensor", "Function", "scope", "current_scope", "step_scope", "step_of", "toposort",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "keep_grads",
     "AnomalyError", "ShapeError", "gradcheck", "GradcheckError",
     "manual_seed", "get_rng_state", "set_rng_state", "set_default_dtype", "get_default_dtype",

@@ -11,7 +11,9 @@ Both engines and ``viz`` walk graphs only through ``toposort``.
 """
 from __future__ import annotations
 
-__all__ = ["toposort", "scope", "current_scope"]
+import re
+
+__all__ = ["toposort", "scope", "current_scope", "step_scope", "step_of"]
 
 # The active scope path. Node constructors read it directly, so tagging costs one global lookup.
 _SCOPE = ""
@@ -48,6 +50,28 @@ class scope:
     def __exit__(self, *exc) -> None:
         global _SCOPE
         _SCOPE = self._saved
+
+
+# The time-step convention: a step's nodes sit in a scope labelled ``t=<n>`` (at any depth).
+# These two functions are the only places that write or read it.
+_STEP = re.compile(r"(?:^|/)t=(\d+)(?:/|$)")
+
+
+def step_scope(t: int) -> str:
+    """The scope label of time step ``t``: ``with scope(step_scope(3)):`` tags nodes ``.../t=3``."""
+    if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+        raise ValueError(f"a time step must be a non-negative integer, got {t!r}")
+    return f"t={t}"
+
+
+def step_of(scope_path: str) -> int | None:
+    """The time step a scope path belongs to (``"layer0/bwd/t=3"`` -> 3), or None outside any step.
+
+    >>> step_of(f"layer0/{step_scope(3)}"), step_of("layer0")
+    (3, None)
+    """
+    m = _STEP.search(scope_path)
+    return None if m is None else int(m.group(1))
 
 
 def toposort(root) -> list:
