@@ -13,9 +13,10 @@ from .tensor import (
     Tensor, arange, cat, eye, full, get_default_dtype, maximum, minimum, one_hot, ones, ones_like,
     rand, randn, set_default_dtype, stack, uniform, where, zeros, zeros_like,
 )
-from .function import (
-    AnomalyError, Function, ShapeError, detect_anomaly, enable_grad, is_grad_enabled, keep_grads,
-    no_grad, set_grad_enabled,
+from .function import Deferred, Function, ShapeError
+from .modes import (
+    AnomalyError, detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, keep_grads, no_grad,
+    set_grad_enabled,
 )
 from .random import get_rng_state, manual_seed, set_rng_state
 from .gradcheck import GradcheckError, gradcheck
@@ -25,8 +26,9 @@ from .io import load, save
 __version__ = "0.1.0"
 
 __all__ = [
-    "Value", "Tensor", "Function", "scope", "current_scope", "step_scope", "step_of", "toposort",
-    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "keep_grads",
+    "Value", "Tensor", "Function", "Deferred", "scope", "current_scope", "step_scope", "step_of", "toposort",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "is_anomaly_enabled",
+    "keep_grads",
     "AnomalyError", "ShapeError", "gradcheck", "GradcheckError",
     "manual_seed", "get_rng_state", "set_rng_state", "set_default_dtype", "get_default_dtype",
     "zeros", "ones", "full", "eye", "arange", "randn", "rand", "uniform", "zeros_like", "ones_like",

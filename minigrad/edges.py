@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import function as _function
 from .graph import toposort
-from .tensor import Tensor
+from .modes import keep_grads
 
 __all__ = ["edge_gradients"]
 
@@ -29,7 +28,7 @@ def edge_gradients(root: Tensor, tensors, gradient=None) -> list:
     """
     tensors = list(tensors)
     slot_of = {id(t): k for k, t in enumerate(tensors)}
-    with _function.keep_grads():
+    with keep_grads():
         root.backward(gradient)
     found = [[] for _ in tensors]
     for node in toposort(root):
@@ -41,7 +40,7 @@ def edge_gradients(root: Tensor, tensors, gradient=None) -> list:
             continue
         # NOTE: Function.backward only reads what forward saved, so running it again gives the
         # same per-input gradients the backward pass just used.
-        grads = fn.backward(node.grad.data)
+        grads = fn.input_grads(node.grad.data)
         per_tensor: dict = {}
         for i, k in slots:
             if grads[i] is not None:

@@ -1,35 +1,48 @@
-"""``Function`` (the base of every primitive), the backward driver, and the grad-mode switches.
+"""``Function`` (the base of every primitive) and the backward driver.
 
 A primitive is a subclass with ``forward(*arrays, **options) -> array`` and
 ``backward(grad) -> one gradient (or None) per input``, side by side. The instance is the
 context: ``forward`` keeps on ``self`` exactly what ``backward`` needs.
+
+A gradient may also be a ``Deferred`` product: the factors of ``left.T @ right`` (a weight's
+gradient ``dA^T H`` over a batch of rows). The engine collects every ``Deferred`` an input is
+sent and forms them as one matrix product, over all the rows stacked, when that input's
+gradient is complete. A weight used at every time step of a recurrence then gets its gradient
+from one large product instead of T small ones, with no special code in the model.
 """
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
-from . import graph as _graph
-from .tensor import Tensor
+from .graph import toposort
+from .modes import AnomalyError, modes
 
-__all__ = [
-    "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "detect_anomaly", "keep_grads", "AnomalyError", "ShapeError",
-]
-
-# Engine switches, read on every op; changed only through the context managers below.
-_GRAD_ENABLED = True
-_ANOMALY = False
-_KEEP_GRADS = False
+__all__ = ["Function", "Deferred", "ShapeError", "run_backward"]
 
 
 class ShapeError(ValueError):
     """A shape problem an op detected itself; its message already names the op and the shapes."""
 
 
-class AnomalyError(RuntimeError):
-    """Raised inside ``detect_anomaly()`` by the first op whose forward or backward gives NaN/Inf."""
+class Deferred:
+    """A gradient the engine forms later: ``left.T @ right``, or ``left.sum(0)`` if ``right`` is None.
+
+    ``left`` (N, M) and ``right`` (N, K) are N rows of the two factors (for a linear map
+    ``a = h @ W.T``: dL/da and h, so ``W``'s gradient is ``dL/da.T @ h``). All the ``Deferred``
+    sent to one input, by any number of nodes, are stacked row-wise and multiplied once:
+    ``sum_k left_k.T @ right_k == concat(left).T @ concat(right)``.
+    """
+
+    __slots__ = ("left", "right")
+
+    def __init__(self, left: np.ndarray, right: np.ndarray | None = None):
+        self.left, self.right = left, right
+
+    def value(self) -> np.ndarray:
+        """The gradient as an array (what the engine forms for a single term)."""
+        if self.right is None:
+            return np.add.reduce(self.left, 0)
+        return np.dot(self.left.T, self.right)
 
 
 class Function:
@@ -37,6 +50,8 @@ class Function:
 
     ``needs_input_grad[i]`` tells ``backward`` whether input ``i`` wants a gradient, so work for
     constants can be skipped. ``options`` holds the keyword options ``forward`` was called with.
+    ``backward`` returns, per input, an array of the input's shape, a ``Deferred`` product of
+    that shape, or None.
     """
 
     op = "function"
@@ -52,8 +67,12 @@ class Function:
     def backward(self, grad):
         raise NotImplementedError
 
+    def input_grads(self, grad) -> tuple:
+        """``backward(grad)`` with every ``Deferred`` formed: one array (or None) per input."""
+        return tuple(g.value() if type(g) is Deferred else g for g in self.backward(grad))
+
     @classmethod
-    def apply(cls, *inputs: Tensor, **options) -> Tensor:
+    def apply(cls, *inputs, **options):
         """Run ``forward`` on the inputs' arrays and, if any input requires grad, record the node."""
         fn = _new_object(cls)
         # NOTE: one and two inputs are spelled out: this is the engine's hottest path
@@ -68,6 +87,7 @@ class Function:
                 out = fn.forward(a.data, **options)
                 needs = (a.requires_grad,)
             else:
+                a = inputs[0]
                 out = fn.forward(*[t.data for t in inputs], **options)
                 needs = tuple([t.requires_grad for t in inputs])
         except ShapeError:
@@ -77,19 +97,19 @@ class Function:
             raise ValueError(f"{cls.op}: {e} (input shapes {shapes})") from None
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if _ANOMALY:
-            _check_finite(out, f"forward of '{cls.op}'", _graph._SCOPE)
-        if _GRAD_ENABLED and True in needs:
+        m = modes()
+        if m.anomaly:
+            _check_finite(out, f"forward of '{cls.op}'", m.scope)
+        # NOTE: the result is made by the inputs' class (Tensor), which this module does not import
+        if m.grad and True in needs:
             fn.needs_input_grad = needs
             if options:
                 fn.options = options
-            return _new_node(out, fn, inputs)
-        return _new_const(out)
+            return a._node(out, fn, inputs, m.scope)
+        return a._const(out, m.scope)
 
 
 _new_object = object.__new__
-_new_node = Tensor._node
-_new_const = Tensor._const
 
 
 class _Released:
@@ -118,48 +138,98 @@ def _check_finite(arr, what: str, where: str) -> None:
         raise AnomalyError(f"{what} produced {kind}" + (f" in scope '{where}'" if where else ""))
 
 
-def _accumulate(t: Tensor, g: np.ndarray) -> None:
-    """Add ``g`` into ``t.grad`` without writing into any array another branch may hold."""
+class _Terms:
+    """An input's gradient while it is still arriving: ``Deferred`` terms plus a dense sum."""
+
+    __slots__ = ("products", "sums", "dense")
+
+    def __init__(self):
+        self.products, self.sums, self.dense = [], [], None
+
+    def add(self, g) -> None:
+        if type(g) is Deferred:
+            (self.sums if g.right is None else self.products).append(g)
+        elif self.dense is None:
+            self.dense = g
+        else:
+            self.dense = self.dense + g  # NOTE: never in place: the first array may be shared
+
+    def value(self, stacked: dict) -> np.ndarray:
+        """The finished gradient: each kind of term stacked row-wise and reduced once.
+
+        ``stacked`` caches concatenated factors for the pass: a bias and its weight are sent the
+        same left factors (dL/da), which are then stacked once.
+        """
+        total = self.dense
+        if self.products:
+            p = self.products
+            part = (p[0].value() if len(p) == 1 else
+                    np.dot(_stack([d.left for d in p], stacked).T, _stack([d.right for d in p], stacked)))
+            total = part if total is None else total + part
+        if self.sums:
+            s = self.sums
+            part = s[0].value() if len(s) == 1 else np.add.reduce(_stack([d.left for d in s], stacked), 0)
+            total = part if total is None else total + part
+        return total
+
+
+def _stack(rows: list, cache: dict) -> np.ndarray:
+    key = tuple(map(id, rows))
+    out = cache.get(key)
+    if out is None:
+        out = cache[key] = np.concatenate(rows)
+    return out
+
+
+def _accumulate(t, g: np.ndarray, fresh: bool) -> None:
+    """Add ``g`` into ``t.grad`` without writing into any array another branch may hold.
+
+    ``fresh``: ``g`` was allocated by this pass and nothing else holds it, so it needs no copy.
+    """
     if g.shape != t.data.shape:
         raise RuntimeError(
             f"gradient of shape {g.shape} reached a tensor of shape {t.data.shape} (op '{t.op}'): "
             "a Function.backward returned a wrongly shaped gradient")
     if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
+        g, fresh = g.astype(t.data.dtype), True
     if t.grad is None:
-        t.grad = Tensor._const(np.array(g, copy=True))
+        t.grad = t._const(g if fresh and type(g) is np.ndarray else np.array(g, copy=True), t.scope)
     else:
         t.grad.data = np.asarray(t.grad.data + g)  # NOTE: 0-d array + 0-d array gives a numpy scalar
 
 
-def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
+def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
     """Propagate ``grad`` from ``root`` to every leaf that requires grad, in reverse topological order.
 
     Leaves (and tensors marked with ``retain_grad``, or every tensor inside ``keep_grads()``)
     accumulate into ``.grad``. Unless ``retain_graph`` (or ``keep_grads()``), each node's saved
     buffers and parent links are dropped as soon as its gradient has been passed on, so a
-    training loop never holds two graphs.
+    training loop never holds two graphs. In reverse topological order a node comes after every
+    node that uses it, so its gradient is complete when it is reached: that is when ``Deferred``
+    terms are formed, before hooks, ``retain_grad`` and ``keep_grads`` see the gradient.
     """
-    keep = _KEEP_GRADS
+    m = modes()
+    keep, anomaly = m.keep, m.anomaly
     free = not (retain_graph or keep)
-    anomaly = _ANOMALY
     pending = {root: grad}
     # Tensors whose pending gradient is an array this pass allocated: only those are added into
     # in place; any other array may be shared with another branch (lesson 6).
     owned = set()
+    stacked: dict = {}
     pop = pending.pop
-    for t in reversed(_graph.toposort(root)):
+    for t in reversed(toposort(root)):
         fn = t._ctx
         g = pop(t, None)
-        if fn is None:  # a leaf: only leaves that require grad are ever sent a gradient
-            if g is not None:
-                if t._hooks:
-                    g = _run_hooks(t, g)
-                _accumulate(t, g)
-            continue
         if g is not None:
+            fresh = t in owned
+            if type(g) is _Terms:
+                g, fresh = g.value(stacked), True
             if t._hooks:
-                g = _run_hooks(t, g)
+                hooked = _run_hooks(t, g)
+                fresh, g = fresh and hooked is g, hooked
+            if fn is None:  # a leaf: only leaves that require grad are ever sent a gradient
+                _accumulate(t, g, fresh)
+                continue
             if type(fn) is _Released:
                 raise RuntimeError(
                     f"backward through op '{fn.op}' (scope '{t.scope}') a second time: its saved "
@@ -167,32 +237,50 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
                     "first backward() if you need to call it twice, or detach() state you carry "
                     "across steps.")
             if keep or t._retain:
-                _accumulate(t, g)
+                _accumulate(t, g, False)
             if fn.backward_into is not None and not anomaly:
                 _backward_into(fn, t.parents[0], g, pending, owned)
             else:
-                grads = fn.backward(g)
-                if anomaly:
-                    for i, pg in enumerate(grads):
-                        if pg is not None:
-                            _check_finite(pg, f"backward of '{fn.op}' (gradient for input {i})", t.scope)
+                grads = fn.backward(g) if not anomaly else _checked_grads(fn, g, t.scope)
                 for p, pg in zip(t.parents, grads):
                     if pg is not None and p.requires_grad:
                         prev = pending.get(p)
                         if prev is None:
-                            pending[p] = pg
+                            if type(pg) is Deferred:
+                                prev = pending[p] = _Terms()
+                                prev.add(pg)
+                            else:
+                                pending[p] = pg
+                        elif type(prev) is _Terms:
+                            prev.add(pg)
+                        elif type(pg) is Deferred:
+                            terms = pending[p] = _Terms()
+                            terms.add(prev)
+                            terms.add(pg)
+                            owned.discard(p)
                         elif p in owned:
                             prev += pg
                         else:
                             total = pending[p] = prev + pg
                             if type(total) is np.ndarray:  # NOTE: 0-d + 0-d gives an immutable numpy scalar
                                 owned.add(p)
+        elif fn is None:
+            continue
         if free and type(fn) is not _Released:
             t._ctx = _RELEASED.get(fn.op) or _released(fn)
             t.parents = ()
 
 
-def _backward_into(fn, p: Tensor, g: np.ndarray, pending: dict, owned: set) -> None:
+def _checked_grads(fn, g: np.ndarray, where: str) -> tuple:
+    """``fn.input_grads(g)``, raising AnomalyError for the first gradient holding NaN/Inf."""
+    grads = fn.input_grads(g)
+    for i, pg in enumerate(grads):
+        if pg is not None:
+            _check_finite(np.asarray(pg), f"backward of '{fn.op}' (gradient for input {i})", where)
+    return grads
+
+
+def _backward_into(fn, p, g: np.ndarray, pending: dict, owned: set) -> None:
     """Let a single-input op add its gradient into the parent's buffer in place.
 
     Indexing uses this: unrolling slices x[t] out of a (T, ...) input T times, and a dense
@@ -204,100 +292,27 @@ def _backward_into(fn, p: Tensor, g: np.ndarray, pending: dict, owned: set) -> N
     if buf is None:
         buf = pending[p] = np.zeros(p.data.shape, dtype=p.data.dtype)
         owned.add(p)
+    elif type(buf) is _Terms:  # the dense part of a gradient that also has Deferred terms
+        if buf.dense is None:
+            buf.dense = np.zeros(p.data.shape, dtype=p.data.dtype)
+            owned.add(p)
+        elif p not in owned:
+            buf.dense = np.array(buf.dense, dtype=p.data.dtype)
+            owned.add(p)
+        fn.backward_into(g, buf.dense)
+        return
     elif p not in owned:
         buf = pending[p] = np.array(buf, dtype=p.data.dtype)
         owned.add(p)
     fn.backward_into(g, buf)
 
 
-def _run_hooks(t: Tensor, g: np.ndarray) -> np.ndarray:
+def _run_hooks(t, g: np.ndarray) -> np.ndarray:
     for hook in list(t._hooks.values()):
-        out = hook(Tensor._const(g))
+        out = hook(t._const(g, t.scope))
         if out is not None:
-            out = out.data if isinstance(out, Tensor) else np.asarray(out)
+            out = out.data if isinstance(out, type(t)) else np.asarray(out)
             if out.shape != g.shape:
                 raise ValueError(f"hook {hook!r} returned a gradient of shape {out.shape}, expected {g.shape}")
             g = out
     return g
-
-
-# grad-mode switches ---------------------------------------------------------------------------
-class _Switch(contextlib.ContextDecorator):
-    """A context manager that sets one engine flag and restores it; also usable as a decorator.
-
-    Entering saves onto a stack, so one instance serves nested and recursive uses.
-    """
-
-    _flag = ""
-
-    def __init__(self, mode: bool = True):
-        self.mode = mode
-        self._saved = []
-
-    def __enter__(self):
-        self._saved.append(globals()[self._flag])
-        globals()[self._flag] = self.mode
-        return self
-
-    def __exit__(self, *exc):
-        globals()[self._flag] = self._saved.pop()
-
-
-class set_grad_enabled(_Switch):
-    """Turn graph recording on or off (``set_grad_enabled(False)`` is ``no_grad()``)."""
-
-    _flag = "_GRAD_ENABLED"
-
-
-class no_grad(set_grad_enabled):
-    """Inside, ops record no graph and results do not require grad (inference, optimizer steps).
-
-    A context manager (``with no_grad():``) or a decorator (``@no_grad()``).
-    """
-
-    def __init__(self):
-        super().__init__(False)
-
-
-class enable_grad(set_grad_enabled):
-    """Re-enable recording inside a ``no_grad`` region."""
-
-    def __init__(self):
-        super().__init__(True)
-
-
-class detect_anomaly(_Switch):
-    """Inside, the first op whose forward or backward produces NaN/Inf raises ``AnomalyError``
-    naming the op and its scope. Costs one ``isfinite`` pass per op; use it to debug."""
-
-    _flag = "_ANOMALY"
-
-    def __init__(self, mode: bool = True):
-        super().__init__(mode)
-        self._errstates = []
-
-    # numpy's overflow/invalid warnings would fire first and name no op; the checks here replace them
-    def __enter__(self):
-        state = np.errstate(all="ignore") if self.mode else np.errstate()
-        state.__enter__()
-        self._errstates.append(state)
-        return super().__enter__()
-
-    def __exit__(self, *exc):
-        super().__exit__(*exc)
-        self._errstates.pop().__exit__(*exc)
-
-
-class keep_grads(_Switch):
-    """Inside, ``backward()`` stores a gradient on every tensor of the graph (not only leaves) and
-    keeps the graph, so ``viz`` can draw gradients everywhere. Costs memory; use it to look."""
-
-    _flag = "_KEEP_GRADS"
-
-    def __init__(self, mode: bool = True):
-        super().__init__(mode)
-
-
-def is_grad_enabled() -> bool:
-    """Whether ops currently record a graph."""
-    return _GRAD_ENABLED

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .function import no_grad
+from .modes import no_grad
 from .tensor import Tensor
 
 __all__ = ["gradcheck", "GradcheckError"]

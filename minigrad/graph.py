@@ -11,45 +11,38 @@ Both engines and ``viz`` walk graphs only through ``toposort``.
 """
 from __future__ import annotations
 
+import numbers
 import re
 
-__all__ = ["toposort", "scope", "current_scope", "step_scope", "step_of"]
+from .modes import ModeSetting, Modes, modes
 
-# The active scope path. Node constructors read it directly, so tagging costs one global lookup.
-_SCOPE = ""
+__all__ = ["toposort", "scope", "current_scope", "step_scope", "step_of"]
 
 
 def current_scope() -> str:
     """The scope path nodes created now are tagged with (``""`` outside any ``scope``)."""
-    return _SCOPE
+    return modes().scope
 
 
-class scope:
+class scope(ModeSetting):
     """Tag every node created inside with ``name``; scopes nest as ``outer/inner``.
+
+    Per thread, like every engine mode (``minigrad.modes``).
 
     >>> with scope("layer0"), scope("t=3"):
     ...     current_scope()
     'layer0/t=3'
     """
 
-    __slots__ = ("name", "_saved")
-
     def __init__(self, name: str):
         name = str(name)
         if not name or "/" in name:
             raise ValueError(f"scope name must be non-empty and contain no '/', got {name!r}")
         self.name = name
-        self._saved = None
 
-    def __enter__(self) -> "scope":
-        global _SCOPE
-        self._saved = _SCOPE
-        _SCOPE = f"{_SCOPE}/{self.name}" if _SCOPE else self.name
-        return self
-
-    def __exit__(self, *exc) -> None:
-        global _SCOPE
-        _SCOPE = self._saved
+    def changed(self, current: Modes) -> Modes:
+        path = current.scope
+        return current.replace(scope=f"{path}/{self.name}" if path else self.name)
 
 
 # The time-step convention: a step's nodes sit in a scope labelled ``t=<n>`` (at any depth).
@@ -59,9 +52,9 @@ _STEP = re.compile(r"(?:^|/)t=(\d+)(?:/|$)")
 
 def step_scope(t: int) -> str:
     """The scope label of time step ``t``: ``with scope(step_scope(3)):`` tags nodes ``.../t=3``."""
-    if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0:
         raise ValueError(f"a time step must be a non-negative integer, got {t!r}")
-    return f"t={t}"
+    return f"t={int(t)}"
 
 
 def step_of(scope_path: str) -> int | None:

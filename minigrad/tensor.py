@@ -9,8 +9,10 @@ import numbers
 
 import numpy as np
 
-from . import graph as _graph
+from . import ops as _ops
 from . import random as _random
+from .function import ShapeError, run_backward
+from .modes import modes as _modes
 
 __all__ = [
     "Tensor", "set_default_dtype", "get_default_dtype",
@@ -89,35 +91,35 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.parents = ()
         self._ctx = None
-        self.scope = _graph._SCOPE
+        self.scope = _modes().scope
         self.name = name
         self._retain = False
         self._hooks = None
 
     # internal constructors: no copies, no checks -----------------------------------------------
     @classmethod
-    def _const(cls, arr: np.ndarray) -> "Tensor":
+    def _const(cls, arr: np.ndarray, scope: str | None = None) -> "Tensor":
         t = object.__new__(cls)
         t.data = arr
         t.grad = None
         t.requires_grad = False
         t.parents = ()
         t._ctx = None
-        t.scope = _graph._SCOPE
+        t.scope = _modes().scope if scope is None else scope
         t.name = None
         t._retain = False
         t._hooks = None
         return t
 
     @classmethod
-    def _node(cls, arr: np.ndarray, fn, parents: tuple) -> "Tensor":
+    def _node(cls, arr: np.ndarray, fn, parents: tuple, scope: str) -> "Tensor":
         t = object.__new__(cls)
         t.data = arr
         t.grad = None
         t.requires_grad = True
         t.parents = parents
         t._ctx = fn
-        t.scope = _graph._SCOPE
+        t.scope = scope
         t.name = None
         t._retain = False
         t._hooks = None
@@ -237,7 +239,7 @@ class Tensor:
             grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward(): gradient has shape {grad.shape}, the tensor has shape {self.shape}")
-        _function.run_backward(self, grad, retain_graph)
+        run_backward(self, grad, retain_graph)
 
     # Python protocol ----------------------------------------------------------------------------
     __hash__ = object.__hash__
@@ -400,7 +402,7 @@ class Tensor:
         try:
             axes[axis0], axes[axis1] = axes[axis1], axes[axis0]
         except IndexError:
-            raise _function.ShapeError(
+            raise ShapeError(
                 f"transpose: axes {axis0} and {axis1} are out of range for shape {self.shape}") from None
         return self.permute(*axes)
 
@@ -633,7 +635,3 @@ def one_hot(indices, num_classes: int, dtype=None) -> Tensor:
         raise ValueError(f"one_hot: indices must lie in [0, {num_classes}), got range [{idx.min()}, {idx.max()}]")
     return Tensor._const(np.eye(num_classes, dtype=_float(dtype))[idx])
 
-
-# ops needs Tensor defined, so it is imported last
-from . import function as _function  # noqa: E402
-from . import ops as _ops  # noqa: E402

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from . import graph as _graph
+from .modes import AnomalyError, modes
 
 __all__ = ["Value"]
 
@@ -35,7 +36,7 @@ class Value:
         self.grad = 0.0
         self.parents = _children if type(_children) is tuple else tuple(_children)
         self.op = _op
-        self.scope = _graph._SCOPE
+        self.scope = modes().scope
         self.label = label
         self._local = _local
         self._custom = None
@@ -170,6 +171,8 @@ class Value:
             if v.parents:
                 v.grad = 0.0
         self.grad += 1.0
+        if modes().anomaly:
+            return _checked_backward(topo)
         for v in reversed(topo):
             if v._custom is not None:
                 v._custom()
@@ -194,6 +197,20 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad})"
 
 
+def _checked_backward(topo: list) -> None:
+    """The backward loop of ``detect_anomaly()``: each gradient a node sends is checked."""
+    for v in reversed(topo):
+        if v._custom is not None:
+            v._custom()
+            continue
+        g = v.grad
+        for k, (p, d) in enumerate(zip(v.parents, v._local)):
+            share = d * g
+            if not math.isfinite(share):
+                _anomaly(f"backward of '{v.op}' (gradient for operand {k})", share, v.scope)
+            p.grad += share
+
+
 _new_object = object.__new__
 
 
@@ -205,8 +222,16 @@ def _node(data, parents: tuple, op: str, local: tuple) -> Value:
     v.grad = 0.0
     v.parents = parents
     v.op = op
-    v.scope = _graph._SCOPE
+    m = modes()
+    v.scope = m.scope
     v.label = ""
     v._local = local
     v._custom = None
+    if m.anomaly and not math.isfinite(data):
+        _anomaly(f"forward of '{op}'", data, m.scope)
     return v
+
+
+def _anomaly(what: str, x: float, where: str) -> None:
+    kind = "NaN" if x != x else "Inf"
+    raise AnomalyError(f"{what} produced {kind}" + (f" in scope '{where}'" if where else ""))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..function import enable_grad
+from ..modes import enable_grad
 from ..nn.module import StateDictError
 from ..tensor import Tensor
 
