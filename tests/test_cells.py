@@ -18,7 +18,7 @@ CELLS = {
     "gru": lambda D, H, **kw: GRUCell(D, H, **kw),
 }
 GATE_LETTERS = {RNNCell: None, LSTMCell: "ifgo", GRUCell: "rzn"}
-# names in ``composed_step`` that hold intermediate values rather than an equation's result
+# names in ``composed_recurrence`` that hold intermediate values rather than an equation's result
 HELPERS = {"H", "a", "ai", "ah"}
 
 
@@ -102,9 +102,9 @@ def test_gradients_match_finite_differences_of_the_docstring_equations(kind, fus
 
 
 @pytest.mark.parametrize("cls", [RNNCell, LSTMCell, GRUCell])
-def test_composed_step_has_one_line_per_docstring_equation_in_order(cls):
+def test_composed_recurrence_has_one_line_per_docstring_equation_in_order(cls):
     doc_names = [re.match(r"([a-z])", line).group(1) for line in docstring_equations(cls)]
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls.composed_step)))
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls.composed_recurrence)))
     code_names = [node.targets[0].id for node in ast.walk(tree)
                   if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)]
     assert [n for n in code_names if n not in HELPERS] == doc_names

@@ -19,12 +19,12 @@ KINDS = {
 }
 # (num_layers, bidirectional, batch_first, initial state given, lengths given)
 CONFIGS = list(itertools.product([1, 2], [False, True], [False, True], [False, True], [False, True]))
-# fused=: one node per layer and direction (default), one per step, one per op
-MODES = (True, "cell", False)
+# fused=: one fused node per step (default), or every op of every step
+MODES = (True, False)
 
 
 def mode_id(fused):
-    return {True: "seq", "cell": "cell", False: "ops"}[fused]
+    return {True: "cells", False: "ops"}[fused]
 
 
 def config_id(c):
@@ -310,30 +310,37 @@ def test_errors_name_expected_and_actual_shapes():
 STEP_SCOPE = re.compile(r"^layer(\d+)/(fwd|bwd)/t=(\d+)$")
 
 
-@pytest.mark.parametrize("fused", ["cell", False], ids=mode_id)
+# what a layer records outside its steps: the input projection and the stacked outputs of each
+# direction, the directions side by side, and the final states
+OUTSIDE_STEPS = re.compile(r"^(layer\d+/(fwd|bwd):(linear|stack)|layer\d+:cat|:stack|:getitem)$")
+
+
+@pytest.mark.parametrize("fused", MODES, ids=mode_id)
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
 def test_every_step_node_carries_its_layer_direction_and_step(kind, fused):
     model = make(kind, 2, 3, layers=2, bi=True, fused=fused)
     out, _ = model(mg.Tensor(np.ones((4, 1, 2))))
     seen = set()
     for node in mg.toposort(out):
-        if any(id(node) == id(p) for p in model.parameters()) or not node.op:
+        if not node.op:
             continue
-        if node.op in ("stack", "getitem") and not node.scope:
-            continue  # taking the input apart, stacking the output: outside any step
-        m = STEP_SCOPE.match(node.scope) or re.match(r"^layer(\d+)/t=(\d+)$", node.scope)
-        assert m, f"node '{node.op}' has scope {node.scope!r}"
-        seen.add(node.scope)
-    expected = {f"layer{layer}/{d}/t={t}" for layer in range(2) for d in ("fwd", "bwd") for t in range(4)}
-    assert expected <= seen
+        if STEP_SCOPE.match(node.scope):
+            seen.add(node.scope)
+        else:
+            assert OUTSIDE_STEPS.match(f"{node.scope}:{node.op}"), f"node '{node.op}' has scope {node.scope!r}"
+    assert seen == {f"layer{layer}/{d}/t={t}" for layer in range(2) for d in ("fwd", "bwd") for t in range(4)}
 
 
+@pytest.mark.parametrize("fused", MODES, ids=mode_id)
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
-def test_fused_layer_node_carries_its_layer_and_direction(kind):
-    model = make(kind, 2, 3, layers=2, bi=True)
+def test_each_direction_projects_all_its_inputs_with_one_matrix_product(kind, fused):
+    model = make(kind, 2, 3, layers=2, bi=True, fused=fused)
     out, _ = model(mg.Tensor(np.ones((4, 1, 2))))
-    kernels = [node for node in mg.toposort(out) if node.op.endswith("_sequence")]
-    assert [node.scope for node in kernels] == [f"layer{layer}/{d}" for layer in range(2) for d in ("fwd", "bwd")]
+    projections = [n for n in mg.toposort(out) if any(p is model.weight_ih_l0 or p is model.weight_ih_l1
+                                                       or p is model.weight_ih_l0_reverse
+                                                       or p is model.weight_ih_l1_reverse for p in n.parents)]
+    assert [(n.scope, n.op, n.shape[0]) for n in projections] == [
+        (f"layer{layer}/{d}", "linear", 4) for layer in range(2) for d in ("fwd", "bwd")]
 
 
 @pytest.mark.parametrize("fused", MODES, ids=mode_id)

@@ -1,7 +1,7 @@
-"""The recurrent zoo: cells, sequence layers, models, tasks, training loop and the `minigrad` command."""
+"""The recurrent zoo: cells, sequence layers, models, tasks and the training loop (the command: rnnlab)."""
 from .bptt import GradientShares, TBPTTResult, detach_state, gradient_shares, truncated_bptt
 from .cells import GRUCell, LSTMCell, RNNCell
-from .kernels import fusion, unfused
+from .fusing import fusion, unfused
 from .layers import GRU, LSTM, RNN, StepStates
 from .unroll import Unrolled, masked_cross_entropy, masked_mean, sequence_mask, unroll
 

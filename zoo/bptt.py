@@ -7,7 +7,6 @@ carrying the state forward but cutting the graph between chunks.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,15 +15,7 @@ import minigrad as mg
 from minigrad.edges import edge_gradients
 from minigrad.nn import Module
 
-__all__ = ["GradientShares", "gradient_shares", "step_of_scope", "detach_state", "truncated_bptt", "TBPTTResult"]
-
-_STEP = re.compile(r"(?:^|/)t=(\d+)(?:/|$)")
-
-
-def step_of_scope(scope: str) -> int | None:
-    """The time step a node belongs to, read from its scope (``"layer0/bwd/t=3"`` -> 3), or None."""
-    m = _STEP.search(scope)
-    return None if m is None else int(m.group(1))
+__all__ = ["GradientShares", "gradient_shares", "detach_state", "truncated_bptt", "TBPTTResult"]
 
 
 @dataclass
@@ -56,11 +47,13 @@ def gradient_shares(loss: mg.Tensor, params) -> GradientShares:
     ``params``: a ``Module`` (its named parameters), a dict name -> tensor, or a list of tensors
     (named by position). The backward pass runs as usual (``.grad`` accumulates) with the graph kept;
     pass a loss whose graph has not been through backward yet. T is one more than the largest
-    step found among the parameters' consumers.
+    step found in the graph.
 
-    Works in every fusion mode: a per-op or per-step graph is split by the nodes' ``t=<t>``
-    scopes; a fused sequence node (one per layer and direction) splits its own contribution by
-    step (its ``step_grads``), onto the input step each term belongs to.
+    A use of a parameter inside step t's scope (``minigrad.step_of``) is step t's share. A use
+    outside any step whose result is read by steps - the input projection of all steps at once,
+    ``x W_ih^T`` over (T, B, D) - is split by the step that read each part of its result: its
+    backward is linear in the gradient it receives, so running it on what step t sent gives step
+    t's share. Whatever remains is ``other`` (e.g. an output layer applied to all steps at once).
     """
     if isinstance(params, Module):
         named = list(params.named_parameters())
@@ -69,43 +62,70 @@ def gradient_shares(loss: mg.Tensor, params) -> GradientShares:
     else:
         named = [(str(i), p) for i, p in enumerate(params)]
     uses = edge_gradients(loss, [p for _, p in named])
-    split = {}  # id(node) -> per input, its gradient split by step, for nodes that span many steps
-    T = 0
-    for per in uses:
-        for node, _ in per:
-            fn = node.grad_fn
-            if hasattr(fn, "step_grads"):
-                if id(node) not in split:
-                    split[id(node)] = fn.step_grads(node.grad.data)
-                T = max(T, fn.T)
-            elif step_of_scope(node.scope) is not None:
-                T = max(T, step_of_scope(node.scope) + 1)
+    order = mg.toposort(loss)
+    T = 1 + max((t for t in map(mg.step_of, (n.scope for n in order)) if t is not None), default=-1)
+    readers = _Readers(order)
     shares = GradientShares()
     for (name, p), per in zip(named, uses):
         steps = np.zeros((T,) + p.shape, dtype=p.dtype)
         other = np.zeros(p.shape, dtype=p.dtype)
         for node, g in per:
-            by_step = _steps_of(split.get(id(node)), node, p)
-            t = step_of_scope(node.scope)
-            if by_step is not None:
-                steps[:len(by_step)] += by_step
-            elif t is None:
+            t = mg.step_of(node.scope)
+            if t is not None:
+                steps[t] += g
+                continue
+            split = _split_by_reader(node, p, T, readers)
+            if split is None:
                 other += g
             else:
-                steps[t] += g
+                steps += split[0]
+                other += split[1]
         shares.steps[name], shares.other[name] = steps, other
     return shares
 
 
-def _steps_of(per_input, node, p):
-    """What a node spanning many steps sent to ``p``, by step (T, *p.shape); None if it has no
-    such split for ``p`` (e.g. the input sequence, which is not shared across steps)."""
-    if per_input is None:
+class _Readers:
+    """The nodes that read each node (the graph's edges reversed), built on first use."""
+
+    def __init__(self, order: list):
+        self.order, self.of = order, None
+
+    def __call__(self, node) -> list:
+        if self.of is None:
+            self.of = {}
+            for n in self.order:
+                for q in {id(q): q for q in n.parents}.values():
+                    self.of.setdefault(id(q), []).append(n)
+        return self.of.get(id(node), [])
+
+
+def _split_by_reader(node, p, T: int, readers) -> tuple | None:
+    """What ``node`` (outside any step) sent to ``p``, split by the step of the nodes that read
+    ``node``'s result: ``(by step (T, *p.shape), the part read outside any step)``, or None when
+    no step reads it."""
+    by_step = {}
+    for r in readers(node):
+        if r.grad is not None:
+            by_step.setdefault(mg.step_of(r.scope), []).append(r)
+    if set(by_step) <= {None}:
         return None
-    rows = [per_input[i] for i, q in enumerate(node.parents) if q is p]
-    if any(r is None for r in rows):
-        return None
-    return sum(rows[1:], rows[0])
+    slots = [i for i, q in enumerate(node.parents) if q is p]
+    out = np.zeros((T + 1,) + p.shape, dtype=p.dtype)  # row T: read outside any step
+    piece = np.zeros(node.shape, dtype=node.dtype)
+    for t, rs in by_step.items():
+        piece[...] = 0
+        for r in rs:  # what step t's readers sent to node: the part of node.grad that is step t's
+            fn = r.grad_fn
+            if fn.backward_into is not None:
+                fn.backward_into(r.grad.data, piece)
+            else:
+                for q, g in zip(r.parents, fn.input_grads(r.grad.data)):
+                    if q is node and g is not None:
+                        piece += g
+        grads = node.grad_fn.input_grads(piece)
+        for i in slots:
+            out[T if t is None else t] += grads[i]
+    return out[:T], out[T]
 
 
 # truncated BPTT -----------------------------------------------------------------------------------

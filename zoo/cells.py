@@ -3,12 +3,14 @@
 A cell only knows one step. ``zoo.unroll`` runs any cell over a sequence, and the sequence
 layers (``zoo.layers``) stack cells and the loop; none of them repeats the equations.
 
-Each cell's docstring lists its equations in column-vector form (``W @ x``); ``composed_step`` has
-one code line per equation, named as in the equation, built from minigrad ops (about 15 graph
-nodes per step), and ``tests/test_cells.py`` executes the docstring's lines in numpy against the
-cell. ``step`` runs the same step as one fused node (``zoo.kernels``, proven equal to
-``composed_step`` by ``tests/test_kernels.py``) unless the cell was made with ``fused=False`` or
-runs inside ``zoo.unfused()``; ``fused_sequence`` runs a whole sequence as one node.
+A step has two halves. The input half, ``x W_ih^T + b_ih``, does not depend on the state, so
+``project`` computes it for any number of steps at once (one matrix product over all T*B rows of
+a sequence). The recurrence takes that ``ax`` and the state: ``composed_recurrence`` has one code
+line per equation of the docstring, built from minigrad ops (about 15 graph nodes per step), and
+``tests/test_cells.py`` executes the docstring's lines in numpy against the cell;
+``fused_recurrence`` runs the same as one node (``zoo.kernels``, proven equal by
+``tests/test_kernels.py``). ``recurrence()`` picks one (``fused=False`` on the cell, or
+``zoo.unfused()``, gives every op); ``step(x, state)`` is ``recurrence()(project(x), state)``.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad.nn import Module, Parameter, init
 
-from . import kernels
+from . import fusing, kernels
 
 __all__ = ["CellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -37,11 +39,11 @@ class CellBase(Module):
     all drawn from U(-1/sqrt(H), 1/sqrt(H)). ``recurrent_init="orthogonal"`` makes each gate's
     H x H block of ``weight_hh`` a random orthogonal matrix instead (it keeps the recurrence from
     shrinking or blowing up gradients early in training). Subclasses set ``gates`` and define
-    ``composed_step`` (the equations in minigrad ops), ``fused_step`` and ``fused_sequence`` (the
-    kernels); ``step`` picks one and does no checking; ``forward`` checks, then steps.
+    ``composed_recurrence`` (the equations in minigrad ops) and ``fused_recurrence`` (the kernel);
+    ``step`` does no checking; ``forward`` checks, then steps.
 
-    ``fused`` (default True): ``step`` records one node per step; ``False`` records every op of the
-    equations (the graph viz draws in detail), as does any cell inside ``zoo.unfused()``.
+    ``fused`` (default True): the recurrence of a step is one node; ``False`` records every op of
+    the equations (the graph viz draws in detail), as does any cell inside ``zoo.unfused()``.
     """
 
     gates = 1
@@ -51,8 +53,7 @@ class CellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
                  recurrent_init: str = "uniform", dtype=None, generator=None, fused=True):
         super().__init__()
-        kernels.fusion_level(fused)  # a bad value fails here, not at the first step
-        self.fused = fused
+        self.fused = fusing.check(fused)  # a bad value fails here, not at the first step
         _check_size("input_size", input_size)
         _check_size("hidden_size", hidden_size)
         if recurrent_init not in RECURRENT_INITS:
@@ -81,34 +82,31 @@ class CellBase(Module):
             self.weight_hh.data[...] = np.concatenate([b.data for b in blocks])
 
     # the step ---------------------------------------------------------------------------------
+    def project(self, x: mg.Tensor) -> mg.Tensor:
+        """The input half of a step, ``x W_ih^T + b_ih``, for inputs of shape (..., D): one node,
+        so a whole sequence (T, B, D) is projected by one matrix product."""
+        return F.linear(x, self.weight_ih, self.bias_ih)
+
+    def recurrence(self, fused: bool | None = None):
+        """The rest of a step, ``(ax, state) -> state`` with ``ax = project(x)``: the fused kernel,
+        or the equations op by op when the cell says ``fused=False`` or ``zoo.unfused()`` is
+        active. A loop calls this once and steps with the result; a caller that has resolved the
+        choice already (a layer, for all its cells) passes it as ``fused``."""
+        if fusing.resolve(self.fused) if fused is None else fusing.check(fused):
+            return self.fused_recurrence
+        return self.composed_recurrence
+
     def step(self, x: mg.Tensor, state):
-        """One time step on checked inputs: ``x`` (B, D) and ``state`` -> the new state.
+        """One time step on checked inputs: ``x`` (B, D) and ``state`` -> the new state."""
+        return self.recurrence()(self.project(x), state)
 
-        One fused node (``fused_step``), or the equations op by op (``composed_step``) when the
-        cell has ``fused=False`` or runs inside ``zoo.unfused()``.
-        """
-        if kernels.current_level(kernels.fusion_level(self.fused), kernels.CELL) == kernels.OPS:
-            return self.composed_step(x, state)
-        return self.fused_step(x, state)
-
-    def composed_step(self, x: mg.Tensor, state):
-        """The step as the docstring's equations, one minigrad op at a time."""
+    def composed_recurrence(self, ax: mg.Tensor, state):
+        """The step's equations given ``ax = W_ih x + b_ih``, one minigrad op at a time."""
         raise NotImplementedError
 
-    def fused_step(self, x: mg.Tensor, state):
-        """The step as one graph node with a hand-derived backward (``zoo.kernels``)."""
+    def fused_recurrence(self, ax: mg.Tensor, state):
+        """The step given ``ax`` as one graph node with a hand-derived backward (``zoo.kernels``)."""
         raise NotImplementedError
-
-    def fused_sequence(self, xs: mg.Tensor, state, *, mask=None, reverse: bool = False) -> tuple:
-        """The cell over a whole sequence ``xs`` (T, B, D) as one node: ``(outputs (T, B, H), state)``.
-
-        ``mask`` (T, B) bool marks real steps (elsewhere the state is kept and the output is
-        zero); ``reverse`` runs from the last step to the first. What ``unroll`` computes.
-        """
-        raise NotImplementedError
-
-    def _weights(self) -> tuple:
-        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
 
     def output(self, state) -> mg.Tensor:
         """The part of the state a layer emits at each step: ``h``."""
@@ -148,11 +146,8 @@ class CellBase(Module):
                             f"{self.weight_hh.dtype}")
         return s
 
-    # the projections every cell uses: W @ x + b for a batch of row vectors, one node each
-    def _ih(self, x: mg.Tensor) -> mg.Tensor:
-        return F.linear(x, self.weight_ih, self.bias_ih)
-
     def _hh(self, h: mg.Tensor) -> mg.Tensor:
+        """W_hh h + b_hh for a batch of row vectors, one node."""
         return F.linear(h, self.weight_hh, self.bias_hh)
 
     @classmethod
@@ -166,10 +161,11 @@ class CellBase(Module):
         gh, d = weight_ih.shape
         cell.input_size, cell.hidden_size, cell.bias = d, gh // cls.gates, bias_ih is not None
         cell.recurrent_init = "uniform"
-        kernels.fusion_level(fused)  # a bad value fails here, not at the first step
-        cell.fused = fused
+        cell.fused = fusing.check(fused)  # a bad value fails here, not at the first step
         cell._configure(**options)
-        cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh = weight_ih, weight_hh, bias_ih, bias_hh
+        # NOTE: object.__setattr__: the parameters keep the names their owner gave them
+        for name, p in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), (weight_ih, weight_hh, bias_ih, bias_hh)):
+            object.__setattr__(cell, name, p)
         return cell
 
     def _configure(self) -> None:
@@ -210,15 +206,12 @@ class RNNCell(CellBase):
         """The nonlinearity, tanh or relu."""
         return a.tanh() if self.nonlinearity == "tanh" else a.relu()
 
-    def composed_step(self, x, h):
-        h = self.act(self._ih(x) + self._hh(h))
+    def composed_recurrence(self, ax, h):
+        h = self.act(ax + self._hh(h))
         return h
 
-    def fused_step(self, x, h):
-        return kernels.rnn_cell(x, h, *self._weights(), self.nonlinearity)
-
-    def fused_sequence(self, xs, h, *, mask=None, reverse=False):
-        return kernels.rnn_sequence(xs, h, *self._weights(), self.nonlinearity, reverse=reverse, mask=mask)
+    def fused_recurrence(self, ax, h):
+        return kernels.rnn_step(ax, h, self.weight_hh, self.bias_hh, self.nonlinearity)
 
     def extra_repr(self) -> str:
         extra = "" if self.nonlinearity == "tanh" else ", nonlinearity='relu'"
@@ -273,10 +266,10 @@ class LSTMCell(CellBase):
             raise ValueError(f"LSTMCell: the state must be a pair (h, c), got {type(state).__name__}")
         return tuple(super(LSTMCell, self)._check_state(s, batch) for s in state)
 
-    def composed_step(self, x, state):
+    def composed_recurrence(self, ax, state):
         h, c = state
         H = self.hidden_size
-        a = self._ih(x) + self._hh(h)  # (B, 4H): the pre-activations of i, f, g, o side by side
+        a = ax + self._hh(h)  # (B, 4H): the pre-activations of i, f, g, o side by side
         i = a[..., 0 * H:1 * H].sigmoid()
         f = a[..., 1 * H:2 * H].sigmoid()
         g = a[..., 2 * H:3 * H].tanh()
@@ -285,14 +278,9 @@ class LSTMCell(CellBase):
         h = o * c.tanh()
         return h, c
 
-    def fused_step(self, x, state):
+    def fused_recurrence(self, ax, state):
         h, c = state
-        return kernels.lstm_cell(x, h, c, *self._weights())
-
-    def fused_sequence(self, xs, state, *, mask=None, reverse=False):
-        h, c = state
-        out, h_n, c_n = kernels.lstm_sequence(xs, h, c, *self._weights(), reverse=reverse, mask=mask)
-        return out, (h_n, c_n)
+        return kernels.lstm_step(ax, h, c, self.weight_hh, self.bias_hh)
 
     def extra_repr(self) -> str:
         extra = "" if self.forget_bias is None else f", forget_bias={self.forget_bias}"
@@ -314,21 +302,18 @@ class GRUCell(CellBase):
 
     gates = 3
 
-    def composed_step(self, x, h):
+    def composed_recurrence(self, ax, h):
         H = self.hidden_size
-        ai = self._ih(x)  # (B, 3H): W_ir x + b_ir, W_iz x + b_iz, W_in x + b_in
+        # ax (B, 3H): W_ir x + b_ir, W_iz x + b_iz, W_in x + b_in
         ah = self._hh(h)  # (B, 3H): the same with W_h*, b_h* and h
-        r = (ai[..., 0 * H:1 * H] + ah[..., 0 * H:1 * H]).sigmoid()
-        z = (ai[..., 1 * H:2 * H] + ah[..., 1 * H:2 * H]).sigmoid()
-        n = (ai[..., 2 * H:3 * H] + r * ah[..., 2 * H:3 * H]).tanh()
+        r = (ax[..., 0 * H:1 * H] + ah[..., 0 * H:1 * H]).sigmoid()
+        z = (ax[..., 1 * H:2 * H] + ah[..., 1 * H:2 * H]).sigmoid()
+        n = (ax[..., 2 * H:3 * H] + r * ah[..., 2 * H:3 * H]).tanh()
         h = (1 - z) * n + z * h
         return h
 
-    def fused_step(self, x, h):
-        return kernels.gru_cell(x, h, *self._weights())
-
-    def fused_sequence(self, xs, h, *, mask=None, reverse=False):
-        return kernels.gru_sequence(xs, h, *self._weights(), reverse=reverse, mask=mask)
+    def fused_recurrence(self, ax, h):
+        return kernels.gru_step(ax, h, self.weight_hh, self.bias_hh)
 
 
 # helpers ----------------------------------------------------------------------------------------

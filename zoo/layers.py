@@ -10,14 +10,11 @@ Shapes (T: time, B: batch, D: input size, H: hidden size, L: layers, K: 2 if bid
 Parameters carry PyTorch's names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...), so state dicts
 move both ways with ``torch.nn.RNN/LSTM/GRU``.
 
-How much of the graph is fused (``fused=`` on the layer, capped by ``zoo.fusion``/``zoo.unfused``):
-
-* ``True`` (default): each layer and direction is one node (``zoo.kernels``' sequence kernels),
-  tagged ``layer{l}/{fwd|bwd}``; with ``return_states=True`` it falls back to one node per step;
-* ``"cell"``: one fused node per step, tagged ``layer{l}/{fwd|bwd}/t={t}``;
-* ``False``: every op of every step, tagged ``layer{l}/{fwd|bwd}/t={t}`` (what viz draws in detail).
-
-All three compute the same numbers (to round-off) and the same gradients.
+Every layer and direction runs ``zoo.unroll``: the input half of all steps is one matrix product
+over (T*B, D), then one fused node per step (default) or every op of the cell's equations
+(``fused=False``, or inside ``zoo.unfused()``), tagged ``layer{l}/{fwd|bwd}/t={t}``. The weight
+gradients of all steps are formed as one product each by the engine (``minigrad.Deferred``).
+Both levels compute the same numbers (to round-off) and the same gradients.
 """
 from __future__ import annotations
 
@@ -29,7 +26,7 @@ import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad.nn import Module
 
-from . import kernels
+from . import fusing
 from .cells import GRUCell, LSTMCell, RNNCell
 from .unroll import _lengths_array, _mask_array, sequence_mask, unroll
 
@@ -66,8 +63,7 @@ class RNNBase(Module):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, *,
                  dtype=None, generator=None, fused=True, **cell_options):
         super().__init__()
-        kernels.fusion_level(fused)  # a bad value fails here, not at the first step
-        self.fused = fused
+        self.fused = fusing.check(fused)  # a bad value fails here, not at the first step
         if not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
             raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
         if not 0.0 <= dropout < 1.0:
@@ -77,7 +73,7 @@ class RNNBase(Module):
         self.bidirectional = bool(bidirectional)
         self.cell_options = cell_options
         # Each (layer, direction) gets a freshly initialised cell whose parameters the layer keeps
-        # under PyTorch's names, in PyTorch's order; forward binds a cell to them again.
+        # under PyTorch's names, in PyTorch's order; ``cell`` binds a stepping cell to them.
         for layer in range(self.num_layers):
             for k in range(self.directions):
                 cell = self.cell_class(input_size if layer == 0 else hidden_size * self.directions, hidden_size,
@@ -96,11 +92,21 @@ class RNNBase(Module):
         return f"{name}_l{layer}" + ("_reverse" if direction else "")
 
     def cell(self, layer: int, direction: int = 0):
-        """The cell of one layer and direction, stepping with this layer's parameters (shared)."""
-        p = [getattr(self, self._param_name(n, layer, direction), None)
-             for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        """The cell of one layer and direction, stepping with this layer's parameters (shared).
+
+        Bound once and kept; bound again only if a parameter attribute was replaced since.
+        """
+        params = tuple(getattr(self, self._param_name(n, layer, direction), None)
+                       for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        bound = self.__dict__.setdefault("_bound", _BoundCells()).cells
+        ids = tuple(map(id, params))
+        cached = bound.get((layer, direction))
+        if cached is not None and cached[0] == ids and cached[1].fused is self.fused:
+            return cached[1]
         options = {k: v for k, v in self.cell_options.items() if k in self.cell_class.step_options}
-        return self.cell_class.bind(*p, fused=self.fused, **options)
+        cell = self.cell_class.bind(*params, fused=self.fused, **options)
+        bound[layer, direction] = (ids, cell)
+        return cell
 
     def forward(self, input, hx=None, *, lengths=None, mask=None, return_states: bool = False):
         """Run the whole stack over a sequence.
@@ -109,8 +115,7 @@ class RNNBase(Module):
         ``lengths`` (B,) or ``mask`` (T, B) (or (B, T) with batch_first): real steps of a padded
         batch; padded steps leave the state unchanged, their outputs are zero, and ``h_n`` is each
         sequence's state at its last real step. Returns ``(output, h_n)`` (LSTM:
-        ``(output, (h_n, c_n))``), plus ``StepStates`` as a third item with ``return_states``
-        (which needs one node per step, so it runs the per-step path).
+        ``(output, (h_n, c_n))``), plus ``StepStates`` as a third item with ``return_states``.
         """
         x = input if isinstance(input, mg.Tensor) else mg.Tensor(np.asarray(input))
         self._check_input(x)
@@ -122,13 +127,27 @@ class RNNBase(Module):
         if T == 0:
             raise ValueError(f"{type(self).__name__}: the input has no time steps (shape {input.shape})")
         step_mask = self._step_mask(lengths, mask, T, B, unbatched)
+        if step_mask is not None and step_mask.all():
+            step_mask = None
         states0 = self._initial_states(hx, B, unbatched, x.dtype)
-        cap = kernels.CELL if return_states else kernels.SEQUENCE  # per-step states need per-step nodes
-        if kernels.current_level(kernels.fusion_level(self.fused), cap) == kernels.SEQUENCE:
-            output, finals = self._forward_sequence(x, time_axis, states0, step_mask)
-            kept = None
-        else:
-            output, finals, kept = self._forward_steps(x, time_axis, states0, step_mask, return_states)
+        fused = fusing.resolve(self.fused)  # the one resolution of this forward
+        xs = x.transpose(0, 1) if time_axis else x  # (T, B, D): unroll runs time-major
+        finals, kept = [], []
+        for layer in range(self.num_layers):
+            with mg.scope(f"layer{layer}"):
+                if layer > 0 and self.dropout and self.training:
+                    with mg.scope("dropout"):
+                        xs = F.dropout(xs, self.dropout, training=True)
+                outs = []
+                for k in range(self.directions):
+                    with mg.scope(DIRECTIONS[k]):
+                        run = unroll(self.cell(layer, k), xs, states0[layer * self.directions + k], mask=step_mask,
+                                     reverse=k == 1, keep_states=return_states, fused=fused)
+                        outs.append(mg.stack(run.outputs))  # (T, B, H)
+                    finals.append(run.state)
+                    kept.append(run.states)
+                xs = outs[0] if len(outs) == 1 else mg.cat(outs, axis=-1)  # forward first, as PyTorch
+        output = xs.transpose(0, 1) if time_axis else xs
         is_lstm = isinstance(finals[0], tuple)
         if is_lstm:
             h_n = (mg.stack([s[0] for s in finals]), mg.stack([s[1] for s in finals]))
@@ -140,51 +159,6 @@ class RNNBase(Module):
         if not return_states:
             return output, h_n
         return output, h_n, self._step_states(kept, is_lstm)
-
-    def _forward_sequence(self, x, time_axis: int, states0: list, mask) -> tuple:
-        """The stack with one node per layer and direction; returns (output, final states)."""
-        if mask is not None and mask.all():
-            mask = None
-        xs = x.transpose(0, 1) if time_axis else x  # (T, B, D): the kernels run time-major
-        finals = []
-        for layer in range(self.num_layers):
-            with mg.scope(f"layer{layer}"):
-                if layer > 0 and self.dropout and self.training:
-                    with mg.scope("dropout"):  # draws the same masks as the per-step path
-                        xs = F.dropout(xs, self.dropout, training=True)
-                outs = []
-                for k in range(self.directions):
-                    with mg.scope(DIRECTIONS[k]):
-                        out, state = self.cell(layer, k).fused_sequence(
-                            xs, states0[layer * self.directions + k], mask=mask, reverse=k == 1)
-                    outs.append(out)
-                    finals.append(state)
-                xs = outs[0] if len(outs) == 1 else mg.cat(outs, axis=-1)
-        return (xs.transpose(0, 1) if time_axis else xs), finals
-
-    def _forward_steps(self, x, time_axis: int, states0: list, step_mask, return_states: bool) -> tuple:
-        """The stack unrolled step by step; returns (output, final states, per-step states or None)."""
-        T = x.shape[time_axis]
-        xs = [x[:, t] if time_axis else x[t] for t in range(T)]
-        finals, kept = [], []
-        for layer in range(self.num_layers):
-            with mg.scope(f"layer{layer}"):
-                if layer > 0 and self.dropout and self.training:
-                    with mg.scope("dropout"):
-                        xs = [_dropout(xt, self.dropout, t) for t, xt in enumerate(xs)]
-                runs = []
-                for k in range(self.directions):
-                    with mg.scope(DIRECTIONS[k]):
-                        run = unroll(self.cell(layer, k), xs, states0[layer * self.directions + k],
-                                     mask=step_mask, reverse=k == 1, keep_states=return_states)
-                    runs.append(run)
-                    finals.append(run.state)
-                    kept.append(run.states)
-                if len(runs) == 1:
-                    xs = runs[0].outputs
-                else:
-                    xs = [_cat_step(t, a, b) for t, (a, b) in enumerate(zip(runs[0].outputs, runs[1].outputs))]
-        return mg.stack(xs, axis=time_axis), finals, kept
 
     def _step_states(self, kept: list, is_lstm: bool) -> StepStates:
         K = self.directions
@@ -294,13 +268,13 @@ class GRU(RNNBase):
     cell_class = GRUCell
 
 
-def _cat_step(t: int, fwd: mg.Tensor, bwd: mg.Tensor) -> mg.Tensor:
-    """Both directions' outputs at step t, side by side (forward first, as PyTorch)."""
-    with mg.scope(f"t={t}"):
-        return mg.cat([fwd, bwd], axis=-1)
+class _BoundCells:
+    """A layer's bound cells by (layer, direction), each with the ids of the parameters it holds.
 
+    A plain object, so parameter discovery does not walk it: the cells' parameters are the layer's.
+    """
 
-def _dropout(x: mg.Tensor, p: float, t: int) -> mg.Tensor:
-    """Dropout of one step's input to the next layer (each step draws its own mask)."""
-    with mg.scope(f"t={t}"):
-        return F.dropout(x, p, training=True)
+    __slots__ = ("cells",)
+
+    def __init__(self):
+        self.cells = {}

@@ -1,11 +1,11 @@
 """The one loop that runs any cell over time, and the masks and masked losses for padded batches.
 
-``unroll`` is where time is: it labels each step's nodes with a ``t=<t>`` scope (so viz can draw
-the unrolled graph step by step and ``zoo.bptt`` can split gradients by step) and it is where
-padding is handled. Cells only know one step; layers only compose cells and this loop. (By
-default a layer hands the whole loop to one fused node per layer and direction, a cell's
-``fused_sequence``, which computes what ``unroll`` computes; ``tests/test_kernels.py`` holds
-them equal.)
+``unroll`` is where time is: it labels each step's nodes with the step's scope (``t=<t>``, by
+``minigrad.step_scope``), so viz draws the unrolled graph step by step and ``zoo.bptt`` splits
+gradients by step, and it is where padding is handled. Cells only know one step; layers only
+compose cells and this loop. The input half of every step is one matrix product over the whole
+sequence (``cell.project``), sliced per step inside the step's scope; the recurrence runs per
+step, one fused node or every op (``zoo.fusion``).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.nn.functional as F
+from minigrad import is_anomaly_enabled
 
 __all__ = ["Unrolled", "unroll", "sequence_mask", "masked_mean", "masked_cross_entropy"]
 
@@ -34,31 +35,45 @@ class Unrolled:
     states: list | None = None
 
 
-def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states: bool = False) -> Unrolled:
-    """Run ``cell.step`` over ``inputs`` (T tensors of shape (B, D), or one (T, B, D) tensor).
+def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states: bool = False,
+           fused: bool | None = None) -> Unrolled:
+    """Run ``cell`` over ``inputs`` (one (T, B, D) tensor, or T tensors of shape (B, D)).
 
     ``state`` is the initial state. ``mask`` ((T, B), bool or 0/1) marks real steps: where it is false,
     the state passes through unchanged and the output is zero, so a padded sequence ends in the
     state of its last real step, as with PyTorch's packed sequences. Steps where no sequence is
     real are not computed at all. ``reverse`` walks from the last step to the first (the backward
-    direction of a bidirectional layer). Each step runs inside ``minigrad.scope(f"t={t}")``.
+    direction of a bidirectional layer). ``fused`` overrides the cell's own choice (see
+    ``CellBase.recurrence``); it is resolved once, here.
+
+    The inputs of all steps are projected at once (``cell.project``: one node, one matrix product);
+    step t reads its slice of that inside ``minigrad.scope(step_scope(t))``, where all its nodes
+    are recorded. Inside ``detect_anomaly()`` each step's input slice is also taken in its scope
+    first, so a NaN or Inf arriving in the input is reported with its time step.
     """
-    T = len(inputs)
+    X = inputs if isinstance(inputs, mg.Tensor) else mg.stack(list(inputs))
+    T = X.shape[0]
     if mask is not None:
-        mask = _mask_array(mask, (T, inputs[0].shape[0])) if T else None
+        mask = _mask_array(mask, (T, X.shape[1])) if T else None
+    recur = cell.recurrence(fused)
+    if is_anomaly_enabled():
+        for t in range(T):
+            with mg.scope(mg.step_scope(t)):
+                X[t]  # the slice's forward check names step t
+    AX = cell.project(X)  # (T, B, G*H): x_t W_ih^T + b_ih for every step
     outputs = [None] * T
     states = [None] * T if keep_states else None
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
-        with mg.scope(f"t={t}"):
+        with mg.scope(mg.step_scope(t)):
             if mask is not None and not mask[t].any():  # no sequence is real here: nothing to compute
                 h = cell.output(state)
                 out = mg.zeros(h.shape, dtype=h.dtype)
             elif mask is None or mask[t].all():
-                state = cell.step(inputs[t], state)
+                state = recur(AX[t], state)
                 out = cell.output(state)
             else:
                 m = mask[t][:, None]  # (B, 1): broadcasts over the hidden units
-                state = _select(m, cell.step(inputs[t], state), state)
+                state = _select(m, recur(AX[t], state), state)
                 out = mg.where(m, cell.output(state), 0.0)
             if keep_states:
                 states[t] = _retain(state)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 from reprlib import recursive_repr
+import weakref
 
 import numpy as np
 
@@ -18,10 +19,12 @@ IncompatibleKeys.__doc__ = "What a non-strict ``load_state_dict`` skipped (PyTor
 class Parameter(Tensor):
     """A tensor a ``Module`` owns and an optimizer updates (requires grad unless told otherwise)."""
 
-    __slots__ = ()
+    # the module whose attribute name ``name`` was taken from (a weak reference), see ``_adopt``
+    __slots__ = ("_namer",)
 
     def __init__(self, data, requires_grad: bool = True, dtype=None):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+        self._namer = None
         # NOTE: parameters are always C-ordered: a Fortran-ordered one (from a transposed array)
         # makes every elementwise optimizer update against C-ordered gradients many times slower
         if not self.data.flags.c_contiguous:
@@ -59,6 +62,37 @@ def _members(name: str, value):
             yield from _members(f"{name}.{k}", v)
 
 
+def _adopt(owner: "Module", attr: str, value) -> None:
+    """Name the parameters reachable through ``owner.attr = value`` as ``owner`` names them.
+
+    A parameter gets its attribute name when first assigned (``weight_hh_l0``); when the module
+    holding it is assigned into another, the name grows by that attribute (``rnn.weight_hh_l0``),
+    so after bottom-up construction every parameter carries its PyTorch name from the outermost
+    module, and a drawing of any graph can label it. A name is only ever replaced by one given
+    from a module that contains the module that named it, or by a direct assignment into a module
+    outside the one that named it; so a tied weight keeps its first name, a weight handed from a
+    scratch module to its owner takes the owner's name, and a name the user set is kept.
+    """
+    if attr == "_modules":  # containers name their members by position or key alone
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        members = [m for key, v in items for m in _members(str(key), v)]
+    else:
+        members = _members(attr, value)
+    ref = None
+    for name, v in members:
+        ref = ref or weakref.ref(owner)
+        if isinstance(v, Parameter):
+            namer = v._namer() if v._namer is not None else None
+            if v.name is None or (namer is not None and not any(m is owner for m in namer.modules())):
+                v.name, v._namer = name, ref
+            continue
+        inside = {id(m) for m in v.modules()}
+        for sub, p in v.named_parameters():
+            namer = p._namer() if p._namer is not None else None
+            if p.name is None or (namer is not None and id(namer) in inside):
+                p.name, p._namer = f"{name}.{sub}", ref
+
+
 class Module:
     """Base class of layers and models.
 
@@ -82,6 +116,10 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
+
+    def __setattr__(self, name: str, value) -> None:
+        object.__setattr__(self, name, value)
+        _adopt(self, name, value)
 
     # discovery ----------------------------------------------------------------------------------
     def _direct(self):
