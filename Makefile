@@ -10,7 +10,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 .PHONY: demo test test-slow bench experiment dot clean
 
 demo: dot $(VENV)/.installed
-	$(PY) -m zoo.demo --out out
+	$(PY) -m rnnlab.demo --out out $(DEMO_FLAGS)
 
 test: dot $(VENV)/.installed-test
 	$(PY) -m pytest -q
@@ -30,11 +30,11 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[plot]'
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[plot]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[test,plot]'
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[test,plot]'
 	touch $@
 
 # graphviz's `dot` binary renders the SVGs; install Debian's package when it is missing.

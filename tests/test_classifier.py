@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from zoo.models.classifier import (
-    ClassifierConfig, SequenceClassifier, SequenceTagger, TaggerConfig, accuracy, add_tagger_train_arguments,
-    add_train_arguments, train_from_args, train_tagger_from_args,
+from rnnlab.recipes.classifier import (
+    add_tagger_train_arguments, add_train_arguments, train_from_args, train_tagger_from_args,
 )
+from zoo.models.classifier import ClassifierConfig, SequenceClassifier, SequenceTagger, TaggerConfig, accuracy
 from zoo.train import TrainConfig, Trainer
 
 CELL_NAMES = ("rnn", "lstm", "gru")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from zoo import cli
+from rnnlab import cli
 
 TEXT = "abc abd abe " * 60
 TINY = ["--hidden", "16", "--embed", "8", "--batch", "4", "--seq", "12", "--quiet", "--sample-chars", "20"]
@@ -86,10 +86,10 @@ def test_files_that_are_not_what_they_should_be(capsys, tmp_path):
 
 
 def test_a_missing_model_module_is_named(capsys, monkeypatch):
-    monkeypatch.setitem(cli.TRAIN_MODELS, "ghost", ("zoo.models.ghost", "add_train_arguments",
+    monkeypatch.setitem(cli.TRAIN_MODELS, "ghost", ("rnnlab.recipes.ghost", "add_train_arguments",
                                                     "train_from_args", "not written yet"))
     code, _, err = run(capsys, "train", "ghost")
-    assert_one_line_error(code, err, "minigrad train ghost", "zoo.models.ghost is not available")
+    assert_one_line_error(code, err, "minigrad train ghost", "rnnlab.recipes.ghost is not available")
 
 
 def test_train_charlm_resume_and_sample(capsys, tmp_path, text_file):
@@ -155,7 +155,7 @@ def test_ctrl_c_exits_130(capsys, monkeypatch):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("zoo.models.hello.train_from_args", interrupted)
+    monkeypatch.setattr("rnnlab.recipes.hello.train_from_args", interrupted)
     code, _, err = run(capsys, "train", "hello")
     assert code == 130 and err.strip() == "minigrad: interrupted"
 
@@ -170,3 +170,158 @@ def test_console_script_gives_one_line_and_status_2(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [
         f"minigrad: cannot read data file '{tmp_path / 'missing.txt'}': No such file or directory"]
+
+
+# a new run never destroys another (issue 12) ---------------------------------------------------------
+def listing(folder):
+    """Every file under ``folder`` with its bytes: proof that nothing was written."""
+    return {p: p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def test_a_new_run_refuses_to_replace_a_checkpoint_and_overwrite_replaces_it(capsys, tmp_path, text_file):
+    out = tmp_path / "out"
+    argv = ["train", "charlm", "--data", str(text_file), "--out", str(out), *TINY]
+    assert run(capsys, *argv, "--steps", "3")[0] == 0
+    before = listing(out)
+    code, stdout, err = run(capsys, *argv, "--steps", "0")
+    assert_one_line_error(code, err, f"'{out / 'charlm'}' already holds a checkpoint at step 3", "--resume",
+                          "--out", "--overwrite")
+    assert stdout == "" and listing(out) == before
+    code, stdout, err = run(capsys, *argv, "--steps", "0", "--overwrite")
+    assert code == 0, err
+    assert "took no training step (--steps 0)" in stdout and "after 0 steps" in stdout
+    import minigrad as mg
+    assert mg.load(out / "charlm" / "checkpoint.npz")["step"] == 0
+
+
+def test_resume_and_overwrite_together_are_refused(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "hello", "--resume", "--overwrite", "--out", str(tmp_path))
+    assert_one_line_error(code, err, "--overwrite: not allowed with argument --resume")
+    assert list(tmp_path.iterdir()) == []
+
+
+# every flag is checked before any work (issue 16) ----------------------------------------------------
+@pytest.mark.parametrize("argv, fragment", [
+    (["train", "charlm", "--steps", "100", "--sample-chars", "-5"], "--sample-chars must be >= 0, got -5"),
+    (["train", "charlm", "--steps", "-2"], "--steps must be >= 0"),
+    (["train", "charlm", "--forget-bias", "nan"], "--forget-bias must be a finite number, got nan"),
+    (["train", "charlm", "--lr", "inf"], "--lr must be a positive finite number, got inf"),
+    (["train", "charlm", "--prime", "\u00e9"], "--prime: 1 character not in the model's vocabulary"),
+    (["train", "hello", "--lr", "nan"], "--lr must be a positive finite number, got nan"),
+    (["train", "classifier", "--hidden", "0"], "argument --hidden: expected a positive integer, got 0"),
+    (["train", "seq2seq", "--dropout", "1.5"], "--dropout must be in [0, 1), got 1.5"),
+    (["train", "forecaster", "--noise", "-1"], "--noise must be >= 0 and finite, got -1.0"),
+    (["train", "conditioned", "--temperature", "-1"], "--temperature must be >= 0"),
+    (["experiment", "adding", "--lr", "inf"], "--lr must be a positive finite number, got inf"),
+])
+def test_bad_flags_fail_before_any_work_and_write_nothing(capsys, tmp_path, text_file, argv, fragment):
+    data = ["--data", str(text_file)] if argv[1:2] == ["charlm"] else []
+    code, stdout, err = run(capsys, *argv, *data, "--out", str(tmp_path / "out"), "--quiet")
+    assert_one_line_error(code, err, fragment)
+    assert stdout == "" and not (tmp_path / "out").exists()
+    assert "Warning" not in err
+
+
+# --resume problems (issue 16) ------------------------------------------------------------------------
+def test_resume_says_how_the_vocabulary_differs(capsys, tmp_path, text_file):
+    out = tmp_path / "out"
+    assert run(capsys, "train", "charlm", "--data", str(text_file), "--steps", "2", "--out", str(out), *TINY)[0] == 0
+    same_size = tmp_path / "same_size.txt"
+    same_size.write_text(TEXT.replace("e", "z"), encoding="utf-8")  # as many characters, one of them other
+    before = listing(out)
+    code, stdout, err = run(capsys, "train", "charlm", "--data", str(same_size), "--steps", "4", "--resume",
+                            "--out", str(out), *TINY)
+    assert_one_line_error(code, err, "vocabulary: 1 characters only in the checkpoint's ('e'), "
+                                     "1 only in the new data's ('z')")
+    assert stdout == "" and listing(out) == before
+
+
+def test_resume_refuses_changed_model_flags_listing_them(capsys, tmp_path, text_file):
+    out = tmp_path / "out"
+    assert run(capsys, "train", "charlm", "--data", str(text_file), "--steps", "2", "--out", str(out), *TINY)[0] == 0
+    changed = [a if a != "16" else "24" for a in TINY] + ["--cell", "gru"]
+    before = listing(out)
+    code, stdout, err = run(capsys, "train", "charlm", "--data", str(text_file), "--steps", "4", "--resume",
+                            "--out", str(out), *changed)
+    assert_one_line_error(code, err, "model differ", '--cell: "lstm" in the checkpoint, "gru" now',
+                          "--hidden: 16 in the checkpoint, 24 now")
+    assert stdout == "" and listing(out) == before
+
+
+def test_resume_with_steps_below_the_checkpoint_says_so(capsys, tmp_path):
+    assert run(capsys, "train", "hello", "--steps", "5", "--quiet", "--out", str(tmp_path))[0] == 0
+    before = listing(tmp_path)
+    code, stdout, err = run(capsys, "train", "hello", "--steps", "3", "--resume", "--quiet", "--out", str(tmp_path))
+    assert_one_line_error(code, err, "is at step 5, past --steps 3", "pass more than 5")
+    assert stdout == "" and listing(tmp_path) == before
+    code, stdout, err = run(capsys, "train", "hello", "--steps", "5", "--resume", "--quiet", "--out", str(tmp_path))
+    assert code == 0, err
+    assert "nothing to train" in stdout
+
+
+def test_resume_without_a_checkpoint_leaves_no_folder(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "hello", "--resume", "--out", str(tmp_path / "out"))
+    assert_one_line_error(code, err, "--resume: there is no checkpoint at")
+    assert not (tmp_path / "out").exists()
+
+
+# sample and translate refuse what the model cannot read (issue 16) -----------------------------------
+def test_sample_names_the_unknown_characters_of_the_prime(capsys, tmp_path, text_file):
+    out = tmp_path / "out"
+    assert run(capsys, "train", "charlm", "--data", str(text_file), "--steps", "1", "--out", str(out), *TINY)[0] == 0
+    code, stdout, err = run(capsys, "sample", str(out / "charlm" / "checkpoint.npz"), "--prime", "abq€")
+    assert_one_line_error(code, err, "--prime: 2 characters not in the model's vocabulary", "'q'", "'€'")
+    assert stdout == ""
+    code, _, err = run(capsys, "sample", str(out / "charlm" / "checkpoint.npz"), "--chars", "-1")
+    assert_one_line_error(code, err, "--chars must be >= 0")
+
+
+@pytest.fixture(scope="module")
+def dates_checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dates")
+    code = cli.main(["train", "seq2seq", "--task", "dates", "--n-train", "60", "--n-test", "10", "--steps", "1",
+                     "--hidden", "4", "--embed", "2", "--batch-size", "4", "--quiet", "--out", str(out)])
+    assert code == 0
+    return out / "seq2seq_dates" / "checkpoint.npz"
+
+
+@pytest.mark.parametrize("text, fragments", [
+    ("31 Feb 2020", ["'31 Feb 2020'", "not a date the model was trained on"]),
+    ("Monday 22 November 2026", ["not a date the model was trained on"]),  # it was a Sunday
+    ("3 March 1999 \u00e0 midi", ["characters not in the model's source vocabulary", "'\u00e0'"]),
+])
+def test_translate_says_when_the_input_is_not_what_it_was_trained_on(capsys, dates_checkpoint, text, fragments):
+    code, stdout, err = run(capsys, "translate", str(dates_checkpoint), "3 March 1999", text)
+    assert_one_line_error(code, err, "cannot translate", *fragments)
+    assert stdout == ""
+
+
+def test_translate_reads_every_written_form_of_a_real_date(capsys, dates_checkpoint):
+    code, stdout, err = run(capsys, "translate", str(dates_checkpoint), "29 Feb 2020", "Sunday 22 November 2026",
+                            "22/11/26")
+    assert code == 0, err
+    assert len(stdout.splitlines()) == 3
+
+
+# render: one line and exit 2 for bad input, usage names minigrad render (issue 16) -------------------
+@pytest.mark.parametrize("argv, fragments", [
+    (["lstm", "-o", "x.foo"], ["minigrad render: cannot write lstm as", "x.foo", ".svg"]),
+    (["anim", "-o", "r.svg"], ["minigrad render: cannot write anim as", "r.svg", ".html"]),
+    (["flow", "--cell", "foo"], ["minigrad render: argument --cell: invalid choice: 'foo'"]),
+    (["lstm", "--steps", "0"], ["minigrad render: argument --steps: expected a positive integer, got 0"]),
+    (["lstm", "--steps", "-2"], ["argument --steps: expected a positive integer, got -2"]),
+    (["lstm", "--hidden", "0"], ["argument --hidden: expected a positive integer, got 0"]),
+    (["lstm", "--seed", "-1"], ["--seed must be >= 0"]),
+    (["nope"], ["minigrad render: unknown example 'nope'"]),
+])
+def test_render_bad_input_is_one_line_and_writes_nothing(capsys, tmp_path, monkeypatch, argv, fragments):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = run(capsys, "render", *argv)
+    assert_one_line_error(code, err, *fragments)
+    assert stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_render_help_names_minigrad_render(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["render", "--help"])
+    assert exc.value.code == 0 and capsys.readouterr().out.startswith("usage: minigrad render")

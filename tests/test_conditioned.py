@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from zoo.models.conditioned import (
-    CONDITIONS, ConditionedConfig, ConditionedGenerator, add_train_arguments, train_from_args,
-)
+from rnnlab.recipes.conditioned import add_train_arguments, train_from_args
+from zoo.models.conditioned import CONDITIONS, ConditionedConfig, ConditionedGenerator
 from zoo.tasks import BOS, EOS, PAD, number_spelling_task, number_to_words
 from zoo.train import TrainConfig, Trainer
 

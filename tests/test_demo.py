@@ -2,10 +2,12 @@
 and the checkpoints work with ``minigrad sample`` / ``minigrad translate``."""
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
-from zoo import cli, demo
+from rnnlab import cli, demo
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +44,17 @@ def test_quick_demo_checkpoints_work_with_the_command(quick, capsys):
     assert "date translation exact match" in numbers and (out / "attention_heatmap.svg").is_file()
     assert cli.main(["translate", str(out / "seq2seq_dates" / "checkpoint.npz"), "3 March 1999"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 1
+
+
+def test_a_second_demo_refuses_to_replace_the_trained_runs(quick):
+    out, _ = quick
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    with pytest.raises(ValueError) as e:
+        demo.main(["--out", str(out), "--quick", "--no-progress"])
+    assert f"'{out / 'charlm'}' already holds a checkpoint at step " in str(e.value)
+    assert "--out DIR" in str(e.value) and "--overwrite" in str(e.value)
+    done = subprocess.run([sys.executable, "-m", "rnnlab.demo", "--out", str(out), "--quick"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("python -m rnnlab.demo: ") and len(done.stderr.strip().splitlines()) == 1
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before

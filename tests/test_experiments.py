@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from zoo.experiments import (
+from rnnlab.experiments import (
     DEFAULT_STEPS, EXPERIMENTS, RunResult, Settings, add_arguments, plot_results, results_table, run_from_args,
     run_one,
 )
@@ -156,3 +156,10 @@ def test_lstm_and_gru_solve_the_adding_problem_at_length_50():
     for cell in ("lstm", "gru"):
         r = run_one("adding", cell, 50, settings, train, progress=False)
         assert r.solved_at is not None and r.final < 0.01, (cell, r.final)
+
+
+def test_results_table_shows_short_runs_times_instead_of_zeros():
+    (fast,) = [RunResult("adding", "gru", 5, "test_mse", ADDING_BASELINE_MSE, 30, 0.0312,
+                         [{"step": 30, "test_mse": 0.5, "elapsed": 0.0312}], 30, 0.0312)]
+    row = results_table([fast]).splitlines()[-1]
+    assert row == "| gru | 5 | 0.5000 | 0.5000 | 0.1667 | 30 | 0.031 | 30 | 0.031 | 1 |"

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from zoo.models.forecaster import (
-    Forecaster, ForecasterConfig, add_train_arguments, evaluate_mse, train_from_args,
-)
+from rnnlab.recipes.forecaster import add_train_arguments, train_from_args
+from zoo.models.forecaster import Forecaster, ForecasterConfig, evaluate_mse
 from zoo.train import TrainConfig, Trainer
 
 CELL_NAMES = ("rnn", "lstm", "gru")

@@ -1,8 +1,6 @@
 """zoo.models.common: the layer by name, the final state, config checks that name the field, token
-sampling, the shared model flags and the atomic result writers."""
-import argparse
+sampling."""
 import dataclasses
-import json
 
 import numpy as np
 import pytest
@@ -13,11 +11,7 @@ from zoo.models import (
     CharLM, CharLMConfig, ClassifierConfig, ConditionedConfig, ForecasterConfig, HelloConfig, Seq2Seq,
     Seq2SeqConfig, TaggerConfig,
 )
-from zoo.models.common import (
-    add_model_arguments, check_sampling, final_state, load_model, positive_int, recurrent_layer, run_numbers,
-    sample_tokens, write_json, write_svg, write_text,
-)
-from zoo.train import History
+from zoo.models.common import check_sampling, final_state, load_model, recurrent_layer, sample_tokens
 
 
 # building models -----------------------------------------------------------------------------------
@@ -119,51 +113,3 @@ def test_sample_tokens_top_k_keeps_only_the_likeliest():
 def test_check_sampling_names_the_bad_option(temperature, top_k, message):
     with pytest.raises(ValueError, match=message):
         check_sampling(temperature, top_k)
-
-
-# the command line ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("text", ["0", "-3", "two"])
-def test_positive_int_names_what_it_got(text):
-    with pytest.raises(argparse.ArgumentTypeError, match=f"expected a positive integer, got .*{text}"):
-        positive_int(text)
-    assert positive_int("12") == 12
-
-
-def test_model_flags_offer_embed_and_bidirectional_only_when_asked():
-    plain = argparse.ArgumentParser()
-    add_model_arguments(plain, cell="gru", hidden=32)
-    args = plain.parse_args([])
-    assert (args.cell, args.hidden, args.layers, args.batch_size, args.forget_bias) == ("gru", 32, 1, 64, 1.0)
-    assert not {"--embed", "--bidirectional"} & set(plain._option_string_actions)
-    full = argparse.ArgumentParser()
-    add_model_arguments(full, embed=8, bidirectional=True)
-    args = full.parse_args(["--bidirectional"])
-    assert args.embed == 8 and args.bidirectional
-
-
-def test_run_numbers():
-    h = History(losses=[float(i) for i in range(30)], step=30, elapsed=1.234)
-    assert run_numbers(h) == {"steps": 30, "train_seconds": 1.23, "final_loss": np.mean(range(10, 30))}
-    assert run_numbers(History())["final_loss"] is None
-
-
-def test_writers_replace_the_file_whole_and_leave_no_temporary(tmp_path):
-    path = write_json(tmp_path / "r.json", {"a": [1, 2]})
-    assert json.loads(path.read_text()) == {"a": [1, 2]}
-    write_text(path, "second")
-    assert path.read_text() == "second"
-    with pytest.raises(TypeError):
-        write_json(path, {"a": object()})  # a failed write keeps the old file
-    assert path.read_text() == "second" and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
-
-
-def test_write_svg_is_reproducible(tmp_path):
-    figure = pytest.importorskip("matplotlib.figure")
-
-    def draw(path):
-        fig = figure.Figure(figsize=(2, 2))
-        fig.add_subplot().plot([0, 1], [1, 0], label="line")
-        return write_svg(fig, path).read_text()
-
-    a, b = draw(tmp_path / "a.svg"), draw(tmp_path / "b.svg")
-    assert a == b and a.lstrip().startswith("<?xml") and "<dc:date>" not in a

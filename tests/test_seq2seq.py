@@ -10,12 +10,12 @@ import pytest
 
 import minigrad as mg
 from minigrad.io import CheckpointError
+from rnnlab.recipes.seq2seq import add_train_arguments, add_translate_arguments, train_from_args, translate_from_args
 from zoo.models.attention import (
     AdditiveAttention, MultiplicativeAttention, make_attention, masked_softmax,
 )
 from zoo.models.seq2seq import (
-    AttentionMap, Seq2Seq, Seq2SeqConfig, Translator, add_train_arguments, add_translate_arguments, attention_svg,
-    attention_weights, length_penalty, train_from_args, translate_from_args,
+    AttentionMap, Seq2Seq, Seq2SeqConfig, Translator, attention_svg, attention_weights, length_penalty,
 )
 from zoo.tasks.seq2seq import reversal_task
 from zoo.tasks.vocab import BOS, EOS, PAD

@@ -2,14 +2,14 @@
 (``make test-slow``; minutes each on a 2-core CPU)."""
 import pytest
 
-from zoo.models.seq2seq import train_task
+from rnnlab.recipes.seq2seq import TASK_DEFAULTS, train_task
 
 pytestmark = pytest.mark.slow
 
 
 def test_date_translation_with_attention_reaches_99_percent_on_1000_held_out_dates():
     model, task, metrics = train_task("dates", attention="additive", progress=False, beam=4)
-    print(f"dates: {metrics}")
+    assert metrics["steps"] == TASK_DEFAULTS["dates"]["steps"]  # the defaults of `minigrad train seq2seq`
     assert len(task.test) == 1000
     assert not {t for _, t in task.test} & {t for _, t in task.train}  # held-out calendar days
     assert metrics["exact_match"] >= 0.99
@@ -18,7 +18,7 @@ def test_date_translation_with_attention_reaches_99_percent_on_1000_held_out_dat
 
 def test_reversal_of_length_10_sequences_reaches_99_percent():
     model, task, metrics = train_task("reversal", progress=False)
-    print(f"reversal: {metrics}")
+    assert metrics["steps"] == TASK_DEFAULTS["reversal"]["steps"]
     assert {len(s) for s, _ in task.test} == {10} and len(task.test) == 1000
     assert metrics["exact_match"] >= 0.99
 
@@ -26,5 +26,5 @@ def test_reversal_of_length_10_sequences_reaches_99_percent():
 @pytest.mark.parametrize("name", ["sorting", "addition"])
 def test_sorting_and_addition_reach_99_percent(name):
     model, task, metrics = train_task(name, progress=False)
-    print(f"{name}: {metrics}")
+    assert metrics["steps"] == TASK_DEFAULTS[name]["steps"]
     assert metrics["exact_match"] >= 0.99

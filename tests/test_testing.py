@@ -42,9 +42,17 @@ def test_tensors(t):
 
 @given(shapes=mt.broadcastable_shapes(3), pair=mt.matmul_shapes())
 def test_shapes_broadcast_and_multiply(shapes, pair):
-    np.broadcast_shapes(*shapes)
+    assert len(shapes) == 3
+    out = np.broadcast_shapes(*shapes)  # raises unless they broadcast
+    rank = max(map(len, shapes))
+    for axis in range(1, rank + 1):  # numpy's rule, axis by axis from the right: equal sizes or 1
+        sizes = {s[-axis] for s in shapes if len(s) >= axis}
+        assert len(sizes - {1}) <= 1 and out[-axis] == max(sizes)
     a, b = pair
-    np.matmul(np.zeros(a), np.zeros(b))
+    assert a[-1] == (b[0] if len(b) == 1 else b[-2])  # the contracted sizes agree
+    product = np.matmul(np.zeros(a), np.zeros(b))
+    batch = np.broadcast_shapes(a[:-2], b[:-2])
+    assert product.shape == batch + a[-2:-1] * (len(a) > 1) + b[-1:] * (len(b) > 1)
 
 
 def test_broadcastable_shapes_mix_ranks_and_size_one_axes():

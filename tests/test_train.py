@@ -1,6 +1,5 @@
 """zoo.train: the loop learns, schedules and clipping apply, the metrics log, and checkpoints that
 resume bit for bit — after a normal stop, after Ctrl-C in the forward pass and in the update."""
-import argparse
 import json
 import math
 import os
@@ -12,9 +11,7 @@ import pytest
 import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import nn, optim
-from zoo.train import (
-    METRICS, History, TrainConfig, Trainer, TrainingError, add_arguments, config_from_args, evaluating,
-)
+from zoo.train import METRICS, History, TrainConfig, Trainer, TrainingError, evaluating
 
 D, C = 5, 3
 
@@ -275,14 +272,3 @@ def test_evaluating_switches_to_eval_mode_without_a_graph_and_restores_the_mode(
     with pytest.raises(ZeroDivisionError), evaluating(model):
         1 / 0
     assert not model.training and mg.is_grad_enabled()
-
-
-def test_flags_without_checkpoints_are_not_offered(capsys):
-    parser = argparse.ArgumentParser()
-    add_arguments(parser, steps=7, checkpoints=False)
-    assert not {"--resume", "--ckpt-every", "--log-every"} & set(parser._option_string_actions)
-    config = config_from_args(parser.parse_args([]))
-    assert config.steps == 7 and config.ckpt_every is None and config.log_every == 10
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--resume"])
-    assert "unrecognized arguments: --resume" in capsys.readouterr().err

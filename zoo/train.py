@@ -38,7 +38,7 @@ from minigrad.nn.utils import clip_grad_norm_
 from minigrad.optim import lr_scheduler
 
 __all__ = ["TrainConfig", "Trainer", "History", "TrainingError", "CHECKPOINT", "METRICS", "SCHEDULES",
-           "make_scheduler", "evaluating", "add_arguments", "config_from_args"]
+           "make_scheduler", "evaluating"]
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
@@ -388,53 +388,3 @@ class Trainer:
         if self.config.max_seconds is None:
             return {}
         return {"left": f"{max(self.config.max_seconds - self.history.elapsed, 0):.0f}s"}
-
-
-# command-line flags shared by every ``minigrad train <model>`` ------------------------------------
-def add_arguments(parser, *, steps: int = 1000, lr: float = 2e-3, clip: float = 1.0, eval_every: int = 200,
-                  log_every: int = 10, out: str = "out", checkpoints: bool = True,
-                  steps_help: str | None = None) -> None:
-    """Add the trainer's flags to an ``argparse`` parser (defaults may be set per model):
-    ``--steps --minutes --lr --clip --warmup --schedule --eval-every --seed --out --quiet
-    --ckpt-every --log-every --resume``; ``config_from_args`` turns them into a ``TrainConfig``.
-
-    ``checkpoints=False`` is for a command that trains without an ``out_dir`` (no checkpoint, no
-    metrics log): it leaves out ``--ckpt-every``, ``--log-every`` and ``--resume``, which it could
-    not honour. ``steps_help`` says what the default number of steps is when ``steps`` alone would
-    not tell (it depends on another flag)."""
-    g = parser.add_argument_group("training")
-    g.add_argument("--steps", type=int,
-                   help=f"optimizer steps (default {steps_help or steps}; with --minutes alone, unlimited)")
-    g.add_argument("--minutes", type=float, help="wall-clock budget in minutes (whichever limit comes first)")
-    g.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr:g})")
-    g.add_argument("--clip", type=float, default=clip, help=f"gradient-norm clip, 0 for none (default {clip:g})")
-    g.add_argument("--warmup", type=int, default=0, help="linear warm-up steps (default 0)")
-    g.add_argument("--schedule", choices=SCHEDULES, default="constant", help="learning rate after warm-up")
-    g.add_argument("--eval-every", type=int, default=eval_every,
-                   help=f"steps between evaluations, 0 for only at the end (default {eval_every})")
-    g.add_argument("--seed", type=int, default=0, help="seed for initialisation and data (default 0)")
-    written = "the checkpoint, metrics" if checkpoints else "the results"
-    g.add_argument("--out", default=out, help=f"folder for {written} and pictures (default {out})")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(default_steps=steps)
-    if not checkpoints:
-        parser.set_defaults(ckpt_every=None, log_every=log_every, resume=False)
-        return
-    g.add_argument("--ckpt-every", type=int, help="steps between checkpoints (default: only at the end and on Ctrl-C)")
-    g.add_argument("--log-every", type=int, default=log_every,
-                   help=f"steps between metrics lines (default {log_every})")
-    g.add_argument("--resume", action="store_true",
-                   help="continue the checkpoint in --out (the model as saved; these training flags apply)")
-
-
-def config_from_args(args) -> TrainConfig:
-    """The ``TrainConfig`` that ``add_arguments``' flags describe (ValueError names a bad flag)."""
-    steps = args.steps if args.steps is not None else (None if args.minutes is not None else args.default_steps)
-    if args.minutes is not None and not args.minutes > 0:
-        raise ValueError(f"--minutes must be positive, got {args.minutes}")
-    if args.clip < 0:
-        raise ValueError(f"--clip must be >= 0 (0: no clipping), got {args.clip}")
-    return TrainConfig(steps=steps, max_seconds=None if args.minutes is None else 60.0 * args.minutes,
-                       lr=args.lr, clip_norm=args.clip or None, warmup=args.warmup, schedule=args.schedule,
-                       eval_every=args.eval_every, ckpt_every=args.ckpt_every, log_every=args.log_every,
-                       seed=args.seed)

@@ -1,6 +1,7 @@
 """The zoo's models: each a readable file with a config dataclass and one contract,
 ``forward(inputs..., targets=None) -> (output, loss)``; ``Model(ModelConfig(**ckpt["config"]["model"]))``
-rebuilds one from a checkpoint.
+rebuilds one from a checkpoint. Training them from the command line (flags, defaults, task
+wiring) is the application's business: ``rnnlab.recipes``.
 
 =================  ===========================================================================
 module             models
@@ -13,7 +14,7 @@ module             models
                    ``Translator``
 ``forecaster``     ``Forecaster``: time series, many-to-one and many-to-many
 ``common``         what they share: the recurrent layer by cell name, config checks, token
-                   sampling, and the command-line plumbing of ``minigrad train <model>``
+                   sampling, rebuilding a model from its checkpoint
 =================  ===========================================================================
 """
 from .charlm import CharLM, CharLMConfig

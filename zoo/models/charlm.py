@@ -10,24 +10,20 @@ nothing else.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
-import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import nn
 
-from ..tasks.corpus import Corpus, bits_per_char, load_corpus, sequential_batches
+from ..tasks.corpus import Corpus, bits_per_char, sequential_batches
 from ..tasks.vocab import CharVocab, vocab_from_dict
-from ..train import CHECKPOINT, Trainer, add_arguments, config_from_args, evaluating
-from .common import CELLS, check_config, check_sampling, load_model, recurrent_layer, run_dir, sample_tokens
+from ..train import evaluating
+from .common import CELLS, check_config, check_sampling, load_model, recurrent_layer, sample_tokens
 
-__all__ = ["CharLMConfig", "CharLM", "evaluate_bpc", "add_train_arguments", "train_from_args",
-           "add_sample_arguments", "sample_from_args", "load_charlm", "KIND"]
+__all__ = ["CharLMConfig", "CharLM", "evaluate_bpc", "run_config", "load_charlm", "KIND"]
 
 KIND = "charlm"  # the run_config's "kind": what a checkpoint holds
 MIN_ROW = 16     # evaluation rows of a short text hold at least this many characters
@@ -133,101 +129,3 @@ def load_charlm(path) -> tuple[CharLM, CharVocab, dict]:
     """The model, vocabulary and run config of a charlm checkpoint (ValueError naming what is wrong)."""
     model, config = load_model(path, KIND, CharLMConfig, CharLM)
     return model, vocab_from_dict(config["vocab"]), config
-
-
-# command line -------------------------------------------------------------------------------------
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``minigrad train charlm``."""
-    g = parser.add_argument_group("data")
-    g.add_argument("--data", metavar="FILE", help="a UTF-8 text file (default: the standard library's sources)")
-    g.add_argument("--max-chars", type=int, help="use at most this many characters of the text")
-    g.add_argument("--batch-size", "--batch", dest="batch", type=int, default=32,
-                   help="windows per batch (default 32)")
-    g.add_argument("--seq", type=int, default=64, help="characters per window: BPTT length (default 64)")
-    g = parser.add_argument_group("model")
-    g.add_argument("--cell", choices=tuple(CELLS), default="lstm", help="recurrent cell (default lstm)")
-    g.add_argument("--embed", type=int, default=64, help="embedding size (default 64)")
-    g.add_argument("--hidden", type=int, default=256, help="hidden size (default 256)")
-    g.add_argument("--layers", type=int, default=1, help="recurrent layers (default 1)")
-    g.add_argument("--dropout", type=float, default=0.0, help="dropout between layers and before the head")
-    g.add_argument("--forget-bias", type=float, help="LSTM forget-gate bias at init (default: PyTorch's, 0)")
-    g = parser.add_argument_group("evaluation and samples")
-    g.add_argument("--eval-chars", type=int,
-                   help="evaluate on the first N validation characters during training (default: all)")
-    g.add_argument("--sample-chars", type=int, default=300, help="characters to sample after training (default 300)")
-    g.add_argument("--prime", default="def ", help='priming string of the samples (default "def ")')
-    g.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
-    add_arguments(parser, steps=1000, lr=2e-3, clip=1.0, eval_every=200)
-
-
-def _positive(args, *names) -> None:
-    for name in names:
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
-
-
-def train_from_args(args) -> dict:
-    """``minigrad train charlm``: train (or resume), print validation bpc and a sample; return numbers."""
-    _positive(args, "batch", "seq", "embed", "hidden", "layers", "max_chars", "eval_chars")
-    check_sampling(args.temperature)  # before training, not after it
-    config = config_from_args(args)
-    corpus = load_corpus(args.data, max_chars=args.max_chars)
-    out = run_dir(args, KIND)
-    checkpoint = out / CHECKPOINT
-    progress = not args.quiet
-
-    def batches(rng):
-        w = corpus.windows(args.batch, args.seq, rng)  # (B, T + 1)
-        return w[:, :-1], w[:, 1:]
-
-    def evaluate(m):
-        return {"val_bpc": evaluate_bpc(m, corpus, max_chars=args.eval_chars)}
-
-    options = dict(config=config, evaluate=evaluate, progress=progress, desc=KIND)
-    if args.resume:
-        if not checkpoint.is_file():
-            raise ValueError(f"--resume: there is no checkpoint at '{checkpoint}'")
-        model, vocab, _ = load_charlm(checkpoint)
-        if vocab != corpus.vocab:
-            raise ValueError(f"--resume: the checkpoint's vocabulary ({len(vocab)} characters) differs from "
-                             f"that of {corpus.source} ({len(corpus.vocab)}); pass the same --data")
-        trainer = Trainer.resume(checkpoint, model, batches, **options)
-    else:
-        mg.manual_seed(args.seed)
-        model = CharLM(CharLMConfig(len(corpus.vocab), cell=args.cell, embed=args.embed, hidden=args.hidden,
-                                    layers=args.layers, dropout=args.dropout, forget_bias=args.forget_bias))
-        trainer = Trainer(model, batches, out_dir=out, **options,
-                          run_config=run_config(model, corpus.vocab, source=corpus.source, batch=args.batch,
-                                                seq=args.seq))
-    print(f"{corpus!r}; {model.num_parameters():,} parameters; writing to {out}/")
-    history = trainer.fit()
-    last = history.last_eval
-    full = args.eval_chars is None and last is not None and last["step"] == history.step
-    bpc = last["val_bpc"] if full else evaluate_bpc(model, corpus)
-    text = model.sample(corpus.vocab, args.prime, args.sample_chars, args.temperature,
-                        rng=np.random.default_rng(args.seed))
-    print(f"validation: {bpc:.3f} bits/char after {history.step} steps in {history.elapsed:.0f} s")
-    print(f"sample (temperature {args.temperature:g}):\n{text}")
-    return {"val_bpc": bpc, "steps": history.step, "seconds": history.elapsed, "checkpoint": str(checkpoint)}
-
-
-def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``minigrad sample``."""
-    parser.add_argument("checkpoint", help="a charlm checkpoint (e.g. out/charlm/checkpoint.npz)")
-    parser.add_argument("--prime", default="", help="text to start from (default: a newline)")
-    parser.add_argument("--chars", type=int, default=500, help="characters to generate (default 500)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
-    parser.add_argument("--top-k", type=int, help="sample only among the k likeliest characters")
-    parser.add_argument("--greedy", action="store_true", help="always take the likeliest character")
-    parser.add_argument("--seed", type=int, help="seed for repeatable samples")
-
-
-def sample_from_args(args) -> dict:
-    """``minigrad sample``: print generated text; return it."""
-    model, vocab, _ = load_charlm(args.checkpoint)
-    started = time.perf_counter()
-    text = model.sample(vocab, args.prime, args.chars, 0.0 if args.greedy else args.temperature, args.top_k,
-                        rng=np.random.default_rng(args.seed))
-    print(text)
-    return {"text": text, "seconds": time.perf_counter() - started}

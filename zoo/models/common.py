@@ -6,34 +6,16 @@ directions), ``check_config`` (a config's sizes and choices, errors naming the f
 ``load_model`` (a model rebuilt from its checkpoint, which says what kind it holds).
 Generating: ``sample_tokens`` (greedy, temperature and top-k choice from logits) and
 ``check_sampling``.
-
-The command line (``minigrad train <model>`` and ``minigrad experiment``, beyond ``zoo.train``'s
-flags): ``positive_int`` (an argparse type), ``add_model_arguments`` (``--cell --hidden --layers
---dropout --forget-bias --batch-size``, optionally ``--embed`` and ``--bidirectional``),
-``run_dir`` (the run's folder), ``sample_batches``, ``fit_from_args`` (train, or continue with
-``--resume``), ``run_numbers`` (steps, time and final loss of a run), and atomic writers for
-results: ``write_text``, ``write_json``, ``write_svg``.
 """
 from __future__ import annotations
-
-import argparse
-import contextlib
-import json
-import os
-import pathlib
 
 import numpy as np
 
 import minigrad as mg
 from minigrad import io
 from zoo.layers import GRU, LSTM, RNN
-from zoo.train import CHECKPOINT, Trainer, config_from_args
 
-__all__ = [
-    "CELLS", "recurrent_layer", "final_state", "check_config", "load_model", "check_sampling", "sample_tokens",
-    "positive_int", "add_model_arguments", "run_dir", "sample_batches", "fit_from_args", "run_numbers",
-    "write_text", "write_json", "write_svg",
-]
+__all__ = ["CELLS", "recurrent_layer", "final_state", "check_config", "load_model", "check_sampling", "sample_tokens"]
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
@@ -125,110 +107,3 @@ def sample_tokens(logits, temperature: float, rng: np.random.Generator, top_k: i
     u = rng.random((len(z), 1)) * cdf[:, -1:]
     # inverse CDF: the first token whose cumulative mass exceeds u (the clip guards rounding at the top)
     return np.minimum((cdf <= u).sum(axis=-1), V - 1)
-
-
-# the command line --------------------------------------------------------------------------------
-def positive_int(text: str) -> int:
-    """An argparse type: a positive integer (the error names what was given)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def add_model_arguments(parser: argparse.ArgumentParser, *, cell: str = "lstm", hidden: int = 64,
-                        batch_size: int = 64, embed: int | None = None, bidirectional: bool = False) -> None:
-    """``--cell --hidden --layers --dropout --forget-bias --batch-size``, with ``--embed`` for a
-    model that embeds tokens (``embed`` is its default size) and ``--bidirectional`` for one that
-    may read its input both ways."""
-    g = parser.add_argument_group("model")
-    g.add_argument("--cell", choices=tuple(CELLS), default=cell, help=f"recurrent cell (default {cell})")
-    if embed is not None:
-        g.add_argument("--embed", type=positive_int, default=embed, help=f"token embedding size (default {embed})")
-    g.add_argument("--hidden", type=positive_int, default=hidden, help=f"hidden size (default {hidden})")
-    g.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers (default 1)")
-    if bidirectional:
-        g.add_argument("--bidirectional", action="store_true", help="read the sequence both ways")
-    g.add_argument("--dropout", type=float, default=0.0, help="dropout between layers and before the head")
-    g.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias at init (default 1.0)")
-    g.add_argument("--batch-size", type=positive_int, default=batch_size,
-                   help=f"examples per training step (default {batch_size})")
-
-
-def run_dir(args: argparse.Namespace, name: str) -> pathlib.Path:
-    """``<--out>/<name>``, created (a clear error if that is impossible)."""
-    path = pathlib.Path(args.out) / name
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"cannot create the output folder '{path}': {e.strerror}") from None
-    return path
-
-
-def sample_batches(examples, batch_size: int):
-    """``batches(rng)`` for the trainer: ``batch_size`` distinct examples (all, if there are fewer)."""
-    return lambda rng: examples.sample(min(batch_size, len(examples)), rng)
-
-
-def fit_from_args(args: argparse.Namespace, model, batches, *, out: pathlib.Path, run_config: dict,
-                  evaluate=None, desc: str, tokens=None):
-    """Train ``model`` as ``zoo.train``'s flags in ``args`` say; with ``--resume``, continue the
-    checkpoint in ``out`` (which must come from the same model and task settings). Returns the History."""
-    options = dict(config=config_from_args(args), evaluate=evaluate, progress=not args.quiet, desc=desc,
-                   tokens=tokens)
-    if not args.resume:
-        return Trainer(model, batches, out_dir=out, run_config=run_config, **options).fit()
-    path = out / CHECKPOINT
-    if not path.is_file():
-        raise ValueError(f"--resume: there is no checkpoint at '{path}'")
-    saved = mg.load(path).get("config")
-    if saved != json.loads(json.dumps(run_config)):
-        differ = sorted(k for k in set(run_config) | set(saved or {}) if (saved or {}).get(k) != run_config.get(k))
-        raise ValueError(f"--resume: the checkpoint at '{path}' was trained with other settings "
-                         f"({', '.join(differ)} differ); pass the options of the original run")
-    return Trainer.resume(path, model, batches, **options).fit()
-
-
-def run_numbers(history) -> dict:
-    """A finished run's ``steps``, ``train_seconds`` and ``final_loss`` (the mean of the last 20
-    training losses; None if it took no step)."""
-    return {"steps": history.step, "train_seconds": round(history.elapsed, 2),
-            "final_loss": float(np.mean(history.losses[-20:])) if history.losses else None}
-
-
-@contextlib.contextmanager
-def _replacing(path: pathlib.Path):
-    """A temporary path next to ``path`` for the block to write; it then replaces ``path`` in one
-    step, so a reader never sees half a file (and a failed write leaves the old one)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text(path, text: str) -> pathlib.Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
-    path = pathlib.Path(path)
-    with _replacing(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
-
-
-def write_json(path, obj) -> pathlib.Path:
-    """Write ``obj`` as indented JSON, atomically; returns the path."""
-    return write_text(path, json.dumps(obj, indent=2) + "\n")
-
-
-def write_svg(fig, path) -> pathlib.Path:
-    """Save a matplotlib figure as SVG, atomically and reproducibly (no date, fixed ids, text as text)."""
-    import matplotlib
-
-    path = pathlib.Path(path)
-    with _replacing(path) as tmp, matplotlib.rc_context({"svg.hashsalt": "minigrad", "svg.fonttype": "none"}):
-        fig.savefig(tmp, format="svg", metadata={"Date": None})
-    return path

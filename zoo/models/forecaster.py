@@ -3,32 +3,26 @@
     many_to_one:   x_1 .. x_T  ->  RNN  ->  h at the last real step  ->  Linear  ->  y (the next value)
     many_to_many:  x_1 .. x_T  ->  RNN  ->  h_1 .. h_T               ->  Linear  ->  y_1 .. y_T (each next value)
 
-The time-series forecaster on ``zoo.tasks.sine_task`` (a noisy sum of sines), measured against the
-persistence baseline (repeat the last value seen). The adding problem of ``zoo.experiments`` is the
-same shape — two input channels, one number out, many-to-one — so it trains this model too.
-
-``minigrad train forecaster [--mode many_to_many --cell gru ...]`` (see ``add_train_arguments``).
+The time-series forecaster of ``zoo.tasks.sine_task`` (a noisy sum of sines), measured against the
+persistence baseline (repeat the last value seen). The adding problem (``zoo.tasks.adding_batch``)
+is the same shape — two input channels, one number out, many-to-one — so this model learns it too.
 """
 from __future__ import annotations
 
-import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
-from zoo.tasks import FORECAST_MODES, sine_task
-from zoo.train import add_arguments, evaluating
+from zoo.tasks import FORECAST_MODES
+from zoo.train import evaluating
 from zoo.unroll import masked_mean, sequence_mask
 
-from .common import (
-    CELLS, add_model_arguments, check_config, final_state, fit_from_args, positive_int, recurrent_layer, run_dir,
-    run_numbers, sample_batches, write_json, write_svg,
-)
+from .common import CELLS, check_config, final_state, recurrent_layer
 
-__all__ = ["ForecasterConfig", "Forecaster", "evaluate_mse", "add_train_arguments", "train_from_args"]
+__all__ = ["ForecasterConfig", "Forecaster", "evaluate_mse"]
 
 
 @dataclass
@@ -124,74 +118,3 @@ def evaluate_mse(model: Forecaster, x: np.ndarray, y: np.ndarray, batch_size: in
             pred, _ = model(x[i:i + batch_size])
             total += float(np.sum((pred.data.astype(np.float64) - y[i:i + batch_size]) ** 2))
     return total / y.size
-
-
-# command line ------------------------------------------------------------------------------------
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``minigrad train forecaster`` (next values of a noisy sum of sines)."""
-    g = parser.add_argument_group("task")
-    g.add_argument("--mode", choices=FORECAST_MODES, default="many_to_one",
-                   help="predict the value after the window, or the next value at every step")
-    g.add_argument("--window", type=positive_int, default=32, help="input steps per example (default 32)")
-    g.add_argument("--series-length", type=positive_int, default=2000, help="steps of the series (default 2000)")
-    g.add_argument("--components", type=positive_int, default=3, help="sines in the mixture (default 3)")
-    g.add_argument("--noise", type=float, default=0.05, help="standard deviation of the noise (default 0.05)")
-    add_model_arguments(parser, cell="gru", hidden=32)
-    add_arguments(parser, steps=800, lr=3e-3, eval_every=100)
-
-
-def train_from_args(args: argparse.Namespace) -> dict:
-    """``minigrad train forecaster``: train, print the test MSE next to the persistence baseline's,
-    save the run and a chart of the forecasts; return the numbers."""
-    task = sine_task(args.window, args.mode, args.series_length, n_components=args.components, noise=args.noise,
-                     seed=args.seed)
-    config = ForecasterConfig(mode=args.mode, cell=args.cell, hidden_size=args.hidden, num_layers=args.layers,
-                              dropout=args.dropout, forget_bias=args.forget_bias)
-    mg.manual_seed(args.seed)
-    model = Forecaster(config)
-    out = run_dir(args, f"forecaster_{args.mode}")
-    history = fit_from_args(
-        args, model, sample_batches(task.train, args.batch_size), out=out, desc=f"forecaster {args.cell}",
-        evaluate=lambda m: {"test_mse": evaluate_mse(m, task.test.x, task.test.y)},
-        run_config={"kind": "forecaster", "model": asdict(config),
-                    "task": {"window": args.window, "mode": args.mode, "n_steps": args.series_length,
-                             "n_components": args.components, "noise": args.noise, "seed": args.seed}})
-    persistence = task.info["persistence_mse"]
-    result = {"mode": args.mode, "cell": args.cell, **run_numbers(history),
-              "train_mse": evaluate_mse(model, task.train.x, task.train.y),
-              "test_mse": evaluate_mse(model, task.test.x, task.test.y),
-              "persistence_mse": persistence, "noise_mse": args.noise ** 2}
-    result["skill"] = 1 - result["test_mse"] / persistence
-    write_json(out / "results.json", result)
-    print(f"forecaster ({args.mode}, {args.cell}, {history.step} steps, {history.elapsed:.1f} s): test MSE "
-          f"{result['test_mse']:.5f} vs persistence {persistence:.5f} (skill {result['skill']:+.1%}; "
-          f"the noise alone costs {result['noise_mse']:.5f})")
-    chart = _plot_forecast(model, task, out / "forecast.svg")
-    print(f"checkpoint, metrics and results in {out}/" + (f"; chart {chart}" if chart else ""))
-    return result
-
-
-def _plot_forecast(model: Forecaster, task, path):
-    """The test series with the one-step forecasts and persistence's, as SVG (None without matplotlib)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    with evaluating(model):
-        pred, _ = model(task.test.x)
-    split, window = task.info["split"], task.info["window"]
-    many = task.info["mode"] == "many_to_many"
-    truth = (task.test.y[:, -1] if many else task.test.y)[:, 0]
-    guess = (pred.data[:, -1] if many else pred.data)[:, 0]
-    t = split + window + np.arange(len(truth))  # the step each target belongs to
-    fig = Figure(figsize=(9, 3.2))
-    ax = fig.add_subplot()
-    ax.plot(t, task.info["clean"][t], color="0.75", lw=3, label="clean signal")
-    ax.plot(t, truth, color="0.3", lw=1, label="series (target)")
-    ax.plot(t, task.test.x[:, -1, 0], color="tab:orange", lw=1, ls="--", label="persistence")
-    ax.plot(t, guess, color="tab:blue", lw=1.2, label=f"{model.config.cell} forecast")
-    ax.set_xlabel("time step (test part of the series)")
-    ax.set_title("one-step-ahead forecasts on held-out steps")
-    ax.legend(loc="upper right", fontsize=8, ncol=2)
-    fig.tight_layout()
-    return write_svg(fig, path)

@@ -9,13 +9,11 @@ With x_t the one-hot input at step t::
 
 written twice: ``HelloRNN`` with tensors (``zoo.RNN`` and a linear head) and ``scalar_hello``,
 which rebuilds the same computation from the model's weights in scalar ``Value``s (one node per
-multiply, add and tanh, each step in its ``t=<t>`` scope), small enough to draw as a scalar
+multiply, add and tanh, each step in its ``mg.step_scope(t)``), small enough to draw as a scalar
 graph. ``tests/test_hello.py`` checks that both give the same loss and gradients.
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,10 +25,9 @@ from minigrad import Value, nn
 from ..layers import RNN
 from ..tasks.toy import hello_data
 from ..tasks.vocab import CharVocab
-from ..train import add_arguments
-from .common import check_config, fit_from_args, run_dir
+from .common import check_config
 
-__all__ = ["HelloConfig", "HelloRNN", "ScalarHello", "scalar_hello", "add_train_arguments", "train_from_args"]
+__all__ = ["HelloConfig", "HelloRNN", "ScalarHello", "scalar_hello"]
 
 
 @dataclass
@@ -130,7 +127,7 @@ def scalar_hello(model: HelloRNN, text: str | None = None) -> ScalarHello:
     h = [Value(0.0, label="h_init")] * H
     logits, total = [], Value(0.0)
     for t, (x, target) in enumerate(zip(data.x.tolist(), data.y.tolist())):
-        with mg.scope(f"t={t}"):
+        with mg.scope(mg.step_scope(t)):
             new = []
             for i in range(H):
                 # W_xh @ onehot(x) is column x of W_xh: the zero terms are left out of the graph
@@ -155,28 +152,3 @@ def scalar_hello(model: HelloRNN, text: str | None = None) -> ScalarHello:
     loss = total * (1.0 / len(data.x))
     loss.label = "L"
     return ScalarHello(loss, logits, params)
-
-
-# command line -------------------------------------------------------------------------------------
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``minigrad train hello``."""
-    parser.add_argument("--hidden", type=int, default=3, help="hidden units (default 3, as in the lecture)")
-    parser.add_argument("--text", default="hello", help='the word to learn, in letters h e l o (default "hello")')
-    add_arguments(parser, steps=200, lr=0.05, clip=0.0, eval_every=50, log_every=10)
-
-
-def train_from_args(args) -> dict:
-    """``minigrad train hello``: train (or resume), print what the model spells from the first letter."""
-    config = HelloConfig(hidden=args.hidden, text=args.text)
-    data = hello_data(config.text, config.vocab)
-    mg.manual_seed(args.seed)
-    model = HelloRNN(config)
-    start = config.text[0]
-    if not args.resume:
-        print(f"before training: {start!r} -> {model.generate(start)!r}")
-    history = fit_from_args(args, model, lambda rng: (data.x, data.y), out=run_dir(args, "hello"), desc="hello",
-                            evaluate=lambda m: {"spells": m.generate(start)},
-                            run_config={"kind": "hello", "model": dataclasses.asdict(config)})
-    spelled = model.generate(start)
-    print(f"after {history.step} steps: loss {history.losses[-1]:.4f}, {start!r} -> {spelled!r}")
-    return {"loss": history.losses[-1], "spelled": spelled, "learned": spelled == config.text}

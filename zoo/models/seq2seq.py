@@ -22,16 +22,14 @@ Training feeds the true previous token y_{t-1} (teacher forcing), or with probab
 ``1 - teacher_forcing`` per sequence and step the model's own previous argmax (scheduled sampling,
 Bengio et al. 2015). Decoding is greedy or by beam search with GNMT's length normalisation.
 
-The file ends with what the ``minigrad`` command needs: ``Translator`` (model + vocabularies,
-saved in checkpoints), ``train_task``, attention heatmaps, and the ``train seq2seq`` /
-``translate`` subcommands.
+The file ends with the model put to use: ``Translator`` (model + vocabularies, saved in
+checkpoints), attention heatmaps (``attention_svg``) and ``evaluate`` (exact match and loss on a
+task's split).
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import html
-import pathlib
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
@@ -40,19 +38,17 @@ import numpy as np
 import minigrad as mg
 from minigrad import io
 from minigrad.nn import Dropout, Embedding, Linear, Module
-from zoo.tasks.seq2seq import SEQ2SEQ_TASKS, Seq2SeqTask, make_seq2seq_task
+from zoo.tasks.seq2seq import Seq2SeqTask
 from zoo.tasks.vocab import BOS, EOS, PAD, TokenVocab, vocab_from_dict
-from zoo.train import CHECKPOINT, TrainConfig, Trainer, add_arguments, config_from_args, evaluating
+from zoo.train import evaluating
 from zoo.unroll import masked_cross_entropy, sequence_mask
 
 from .attention import ATTENTIONS, Memory, make_attention
-from .common import CELLS, check_config, load_model, positive_int, recurrent_layer, run_dir, write_text
+from .common import CELLS, check_config, load_model, recurrent_layer
 
 __all__ = [
     "Seq2SeqConfig", "Seq2Seq", "DecoderState", "Decoded", "Hypotheses", "length_penalty",
-    "Translator", "AttentionMap", "attention_weights", "attention_svg", "write_attention_svg", "evaluate",
-    "train_task", "TASK_DEFAULTS",
-    "add_train_arguments", "train_from_args", "add_translate_arguments", "translate_from_args",
+    "Translator", "AttentionMap", "attention_weights", "attention_svg", "batch_arrays", "evaluate",
 ]
 
 KIND = "seq2seq"  # the run_config "kind" of a seq2seq checkpoint
@@ -523,39 +519,13 @@ def _show_token(tok: str) -> str:
     return "\u2423" if tok == " " else tok  # OPEN BOX: a visible space
 
 
-def write_attention_svg(amap: AttentionMap, path, title: str | None = None) -> pathlib.Path:
-    """Write ``attention_svg(amap)`` to ``path`` atomically; returns the path."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_text(path, attention_svg(amap, title))
-
-
 # ------------------------------------------------------------------------------------------------
-# training
+# measuring
 
 
-# Per task: the task's options, model sizes, batch size and steps (Adam, lr 3e-3 with cosine decay)
-# that reach >= 99% exact match on the held-out pairs (measured; see tests/test_seq2seq_slow.py).
-TASK_DEFAULTS = {
-    "dates": dict(task={}, model=dict(embed_size=32, hidden_size=64), batch_size=64, steps=600),
-    "reversal": dict(task=dict(length=10), model=dict(embed_size=32, hidden_size=64), batch_size=64, steps=600),
-    "sorting": dict(task=dict(length=10), model=dict(embed_size=32, hidden_size=64), batch_size=64, steps=1500),
-    "addition": dict(task=dict(max_digits=3), model=dict(embed_size=32, hidden_size=128), batch_size=64,
-                     steps=4000),
-}
-DEFAULT_LR = 3e-3
-DEFAULT_EVAL_EVERY = 500
-
-
-def _batch_arrays(batch) -> tuple:
+def batch_arrays(batch) -> tuple:
     """A ``Seq2SeqBatch`` as ``model(...)`` arguments: (src, src_lengths, tgt_in, tgt_out)."""
     return batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out
-
-
-def _schedule(steps: int | None) -> str:
-    """Our default learning-rate schedule: cosine decay when the number of steps is known (the last
-    steps at a small rate settle the accuracy), else constant."""
-    return "constant" if steps is None else "cosine"
 
 
 def evaluate(translator: Translator, task: Seq2SeqTask, split: str = "test", beam: int = 1,
@@ -567,186 +537,8 @@ def evaluate(translator: Translator, task: Seq2SeqTask, split: str = "test", bea
     total, count = 0.0, 0
     with evaluating(translator.model):
         for batch in task.batches(500, split=split):
-            _, loss = translator.model(*_batch_arrays(batch))
+            _, loss = translator.model(*batch_arrays(batch))
             n = int(batch.tgt_mask.sum())
             total, count = total + float(loss.data) * n, count + n
     metrics["loss"] = total / count
     return metrics
-
-
-def train_task(task_name: str = "dates", *, steps: int | None = None, max_seconds: float | None = None,
-               lr: float = DEFAULT_LR, seed: int = 0, config=None, batch_size: int | None = None,
-               progress: bool = True, out_dir=None, resume: bool = False, beam: int = 1,
-               task_options: dict | None = None, **model_options) -> tuple[Seq2Seq, Seq2SeqTask, dict]:
-    """Train a ``Seq2Seq`` on a task of ``zoo.tasks.seq2seq`` and measure it on the held-out pairs.
-
-    Training runs for ``steps`` (default: the task's ``TASK_DEFAULTS``) or ``max_seconds``,
-    whichever ends first; ``config`` (a ``zoo.train.TrainConfig``) replaces steps, max_seconds,
-    lr and seed altogether. ``model_options`` are ``Seq2SeqConfig`` fields (``attention="dot"``,
-    ``cell="lstm"``, ...) over the task's defaults; ``task_options`` go to the task's builder.
-    With ``out_dir`` the trainer writes ``metrics.jsonl`` and ``checkpoint.npz``, which
-    ``Translator.load`` and ``minigrad translate`` read; ``resume`` continues that checkpoint.
-
-    Returns ``(model, task, metrics)`` with the model in eval mode; metrics: ``exact_match``
-    (greedy, held-out split), ``exact_match_beam{beam}`` if ``beam > 1``, ``loss``,
-    ``train_seconds``, ``steps``.
-    """
-    if task_name not in SEQ2SEQ_TASKS:
-        raise ValueError(f"unknown seq2seq task {task_name!r}; choose one of {', '.join(SEQ2SEQ_TASKS)}")
-    defaults = TASK_DEFAULTS[task_name]
-    task_options = {**defaults["task"], **(task_options or {})}
-    task = make_seq2seq_task(task_name, **task_options)
-    if config is None:
-        steps = defaults["steps"] if steps is None and max_seconds is None else steps
-        config = TrainConfig(steps=steps, max_seconds=max_seconds, lr=lr, schedule=_schedule(steps),
-                             eval_every=DEFAULT_EVAL_EVERY, seed=seed)
-    batch_size = batch_size or defaults["batch_size"]
-
-    def batches(rng):
-        return _batch_arrays(task.sample(batch_size, rng))
-
-    options = dict(config=config, progress=progress, desc=f"seq2seq {task_name}",
-                   tokens=lambda batch: int(np.count_nonzero(batch[3])))  # target tokens, EOS included
-    if resume:
-        checkpoint = pathlib.Path(out_dir or ".") / CHECKPOINT
-        if not checkpoint.is_file():
-            raise ValueError(f"resume: there is no checkpoint at '{checkpoint}'")
-        translator = Translator.load(checkpoint)
-        if (translator.src_vocab, translator.tgt_vocab) != (task.src_vocab, task.tgt_vocab):
-            raise ValueError(f"resume: the checkpoint's vocabularies differ from the {task_name} task's; pass "
-                             "the task options it was trained with")
-        translator.model.train()
-        trainer = Trainer.resume(checkpoint, translator.model, batches,
-                                 evaluate=lambda m: evaluate(translator, task), **options)
-    else:
-        model_config = Seq2SeqConfig(len(task.src_vocab), len(task.tgt_vocab),
-                                     **{**defaults["model"], **model_options})
-        mg.manual_seed(config.seed)  # dropout masks and scheduled-sampling coins
-        translator = Translator.from_task(Seq2Seq(model_config, generator=np.random.default_rng(config.seed)), task)
-        trainer = Trainer(translator.model, batches, evaluate=lambda m: evaluate(translator, task), out_dir=out_dir,
-                          run_config=translator.run_config(task={"name": task_name, "options": task_options}),
-                          **options)
-    history = trainer.fit()
-    last = history.last_eval
-    metrics = evaluate(translator, task) if last is None or last["step"] != history.step else {
-        k: last[k] for k in ("exact_match", "loss")}
-    if beam > 1:
-        metrics.update(evaluate(translator, task, beam=beam))
-    metrics.update(train_seconds=history.elapsed, steps=history.step)
-    translator.model.eval()
-    return translator.model, task, metrics
-
-
-# ------------------------------------------------------------------------------------------------
-# the command line: `minigrad train seq2seq ...` and `minigrad translate CKPT TEXT ...`
-
-
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``minigrad train seq2seq`` (the trainer's come from ``zoo.train.add_arguments``)."""
-    g = parser.add_argument_group("task")
-    g.add_argument("--task", choices=list(SEQ2SEQ_TASKS), default="dates",
-                   help="dates ('22 Nov 2026' -> '2026-11-22'), reversal, sorting or addition (default dates)")
-    g.add_argument("--length", type=positive_int, help="sequence length for reversal and sorting (default 10)")
-    g.add_argument("--max-digits", type=positive_int, help="digits per operand for addition (default 3)")
-    g.add_argument("--n-train", type=positive_int, help="training pairs (default 20000)")
-    g.add_argument("--n-test", type=positive_int, help="held-out pairs (default 1000)")
-    g.add_argument("--batch-size", type=positive_int, help="pairs per step (default: the task's, 64)")
-    g = parser.add_argument_group("model")
-    g.add_argument("--attention", choices=ATTENTIONS, default="additive",
-                   help="additive (Bahdanau), multiplicative (Luong general), dot, or none (default additive)")
-    g.add_argument("--cell", choices=tuple(CELLS), default="gru", help="recurrent cell (default gru)")
-    g.add_argument("--layers", type=positive_int, default=1, help="layers in encoder and decoder (default 1)")
-    g.add_argument("--hidden", type=positive_int, help="hidden size (default: the task's)")
-    g.add_argument("--embed", type=positive_int, help="embedding size (default: the task's)")
-    g.add_argument("--attention-size", type=positive_int, help="additive attention's hidden size (default: hidden)")
-    g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True,
-                   help="bidirectional encoder (default: yes)")
-    g.add_argument("--dropout", type=float, default=0.0, help="dropout probability (default 0)")
-    g.add_argument("--forget-bias", type=float, help="LSTM forget-gate bias at init (default: PyTorch's, 0)")
-    g.add_argument("--teacher-forcing", type=float, default=1.0,
-                   help="probability of feeding the true previous token; below 1: scheduled sampling (default 1)")
-    g.add_argument("--beam", type=positive_int, default=1, help="also report exact match with this beam width")
-    add_arguments(parser, steps=TASK_DEFAULTS["dates"]["steps"], lr=DEFAULT_LR, eval_every=DEFAULT_EVAL_EVERY,
-                  steps_help="per task: " + ", ".join(f"{k} {v['steps']}" for k, v in TASK_DEFAULTS.items()))
-    parser.set_defaults(schedule=None)  # chosen in train_from_args: cosine unless only --minutes is given
-
-
-def train_from_args(args: argparse.Namespace) -> dict:
-    """``minigrad train seq2seq``: train (or resume), print the held-out accuracy and a few
-    translations; writes ``<out>/seq2seq_<task>/`` (checkpoint.npz, metrics.jsonl, attention.svg)."""
-    task_options = {k: v for k, v in (("n_train", args.n_train), ("n_test", args.n_test), ("length", args.length),
-                                      ("max_digits", args.max_digits)) if v is not None}
-    allowed = {"dates": {"n_train", "n_test"}, "reversal": {"n_train", "n_test", "length"},
-               "sorting": {"n_train", "n_test", "length"}, "addition": {"n_train", "n_test", "max_digits"}}
-    wrong = sorted(set(task_options) - allowed[args.task])
-    if wrong:
-        raise ValueError(f"{', '.join('--' + k.replace('_', '-') for k in wrong)} does not apply to the "
-                         f"{args.task} task")
-    args.default_steps = TASK_DEFAULTS[args.task]["steps"]
-    if args.schedule is None:
-        args.schedule = "constant" if args.steps is None and args.minutes is not None else "cosine"
-    config = config_from_args(args)
-    model_options = {k: v for k, v in (("hidden_size", args.hidden), ("embed_size", args.embed),
-                                       ("attention_size", args.attention_size)) if v is not None}
-    out_dir = run_dir(args, f"seq2seq_{args.task}")
-    model, task, metrics = train_task(
-        args.task, config=config, batch_size=args.batch_size, progress=not args.quiet, out_dir=out_dir,
-        resume=args.resume, beam=args.beam, task_options=task_options, attention=args.attention, cell=args.cell,
-        num_layers=args.layers, bidirectional=args.bidirectional, dropout=args.dropout,
-        teacher_forcing=args.teacher_forcing, forget_bias=args.forget_bias, **model_options)
-    translator = Translator.from_task(model, task)
-    c = model.config
-    print(f"{task!r}; {c.attention} attention, {c.cell} x{c.num_layers}, hidden {c.hidden_size}: "
-          f"{metrics['steps']} steps in {metrics['train_seconds']:.0f} s")
-    beam = f", {metrics[f'exact_match_beam{args.beam}']:.2%} with beam {args.beam}" if args.beam > 1 else ""
-    print(f"held-out exact match: {metrics['exact_match']:.2%} greedy{beam} ({len(task.test)} pairs)")
-    sources = [s for s, _ in task.test[:5]]
-    for (source, target), got in zip(task.test[:5], translator(sources)):
-        print(f"  {source!r} -> {got!r}" + ("" if got == target else f"   (expected {target!r})"))
-    checkpoint = out_dir / "checkpoint.npz"
-    print(f"checkpoint: {checkpoint}  (minigrad translate {checkpoint} \"{sources[0]}\")")
-    metrics["checkpoint"] = str(checkpoint)
-    if model.attention is not None:
-        path = write_attention_svg(translator.attention(sources[0]), out_dir / "attention.svg", title=sources[0])
-        print(f"attention map: {path}")
-        metrics["attention_map"] = str(path)
-    return metrics
-
-
-def add_translate_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``minigrad translate``."""
-    parser.add_argument("checkpoint", help="a checkpoint written by 'minigrad train seq2seq'")
-    parser.add_argument("text", nargs="+", help="source text(s) to translate, one translation printed per line")
-    parser.add_argument("--beam", type=int, default=1, help="beam width (default 1: greedy)")
-    parser.add_argument("--alpha", type=float, default=0.6,
-                        help="beam search's length normalisation exponent (GNMT; default 0.6)")
-    parser.add_argument("--show-attention", action="store_true",
-                        help="write each translation's attention heatmap as SVG into --out")
-    parser.add_argument("--out", default="out", help="folder for the heatmaps (default out)")
-
-
-def translate_from_args(args: argparse.Namespace) -> dict:
-    """``minigrad translate``: print one translation per text (and write heatmaps on request)."""
-    if args.beam < 1:
-        raise ValueError(f"--beam must be at least 1, got {args.beam}")
-    if args.alpha < 0:
-        raise ValueError(f"--alpha must be >= 0, got {args.alpha}")
-    try:
-        translator = Translator.load(args.checkpoint)
-    except OSError as e:
-        raise ValueError(f"cannot read checkpoint '{args.checkpoint}': {e.strerror or e}") from None
-    translations = translator(args.text, beam=args.beam, alpha=args.alpha)
-    for text in translations:
-        print(text)
-    result = {"translations": translations}
-    if args.show_attention:
-        if translator.model.attention is None:
-            raise ValueError("--show-attention: this model has no attention (it was trained with --attention none)")
-        paths = []
-        for i, text in enumerate(args.text):
-            name = "attention.svg" if len(args.text) == 1 else f"attention_{i + 1}.svg"
-            paths.append(str(write_attention_svg(translator.attention(text, args.beam, args.alpha),
-                                                 pathlib.Path(args.out) / name, title=text)))
-            print(f"attention map: {paths[-1]}")
-        result["attention_maps"] = paths
-    return result

@@ -1,5 +1,5 @@
-"""``make demo`` (``python -m zoo.demo --out out``): the zoo's main job on the embedded defaults, in a
-few minutes on two CPU cores.
+"""``make demo`` (``python -m rnnlab.demo --out out``): the zoo's main job on the embedded defaults, in
+a few minutes on two CPU cores.
 
 1. the 'hello' RNN of the classic lecture learns to spell "hello" from "h"; its loss is drawn as a
    scalar graph (every multiply, add and tanh of four time steps);
@@ -12,13 +12,17 @@ few minutes on two CPU cores.
 
 ``--quick`` shrinks everything to a smoke run of about twenty seconds. Pictures whose tools are
 missing (graphviz's ``dot``, matplotlib) are skipped with a note; everything else still runs.
+
+Like ``minigrad train``, the demo never replaces a trained run: when ``--out`` already holds a
+checkpoint in ``charlm/`` or ``seq2seq_dates/`` it refuses before any work (one line, exit status
+2), unless ``--overwrite``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import pathlib
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -26,14 +30,23 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.nn.functional as F
+import viz
+from viz.flow import gradient_flow
+from viz.plots import plot_gradient_flow
+from zoo import unfused
+from zoo.models.charlm import CharLM, CharLMConfig, evaluate_bpc, run_config
+from zoo.models.hello import HelloRNN, scalar_hello
+from zoo.models.seq2seq import Translator
+from zoo.tasks import hello_data, load_corpus
+from zoo.train import METRICS, TrainConfig, Trainer
 
-from .kernels import unfused
-from .models.charlm import CharLM, CharLMConfig, evaluate_bpc, run_config
-from .models.common import write_json, write_svg
-from .models.hello import HelloRNN, scalar_hello
-from .models.seq2seq import Translator, train_task, write_attention_svg
-from .tasks import hello_data, load_corpus
-from .train import METRICS, TrainConfig, Trainer
+from .cli import guarded
+from .files import write_json, write_svg
+from .flags import Parser, check_flags
+from .recipes.seq2seq import train_task, write_attention_svg
+from .runs import refuse_existing
+
+RUNS = ("charlm", "seq2seq_dates")  # the folders of --out holding the demo's trained runs
 
 
 @dataclass(frozen=True)
@@ -111,12 +124,10 @@ def hello(report: Report, seed: int) -> None:
     report.numbers["hello"] = f"'h' -> {spelled!r} after {h.step} steps, loss {h.losses[-1]:.4f}"
 
     def draw():
-        from viz import render
-
         scalar = scalar_hello(model)  # the same weights in scalar Values
         scalar.loss.backward()
         # ~600 scalar nodes: drawn op by op, above viz's default limit for automatic collapsing
-        return render(scalar.loss, report.out / "hello_scalar_graph.svg", max_nodes=1000,
+        return viz.render(scalar.loss, report.out / "hello_scalar_graph.svg", max_nodes=1000,
                       title="the trained 'hello' RNN as a scalar graph: h_t = tanh(W_xh x_t + W_hh h_t-1 + b), "
                             "loss over 4 steps, shaded by gradient")
 
@@ -144,7 +155,7 @@ def charlm(report: Report, plan: Plan, seed: int, progress: bool):
     trainer = Trainer(model, batches, config=TrainConfig(steps=None, max_seconds=plan.charlm_seconds, lr=2e-3,
                                                           clip_norm=1.0, eval_every=0, seed=seed),
                       evaluate=lambda m: {"val_bpc": evaluate_bpc(m, corpus, max_chars=plan.eval_chars)},
-                      out_dir=out, run_config=run_config(model, corpus.vocab, source="stdlib", batch=32, seq=64),
+                      out_dir=out, run_config=run_config(model, corpus.vocab, source=corpus.source, batch=32, seq=64),
                       progress=progress, print_evals=False, desc="char-LSTM")  # the bpc is printed below
     history = trainer.fit()
     bpc = history.last_eval["val_bpc"] if history.last_eval else float("nan")
@@ -155,7 +166,7 @@ def charlm(report: Report, plan: Plan, seed: int, progress: bool):
         model.sample(corpus.vocab, "def ", plan.sample_chars, temperature=0.8, rng=rng)))
     report.numbers["char-LSTM validation bits/char"] = (f"{bpc:.3f} after {history.step} steps "
                                                         f"({history.elapsed:.0f} s)")
-    report.wrote(out / "checkpoint.npz", "the char-LSTM checkpoint: minigrad sample out/charlm/checkpoint.npz "
+    report.wrote(out / "checkpoint.npz", f"the char-LSTM checkpoint: minigrad sample {out / 'checkpoint.npz'} "
                                          "--prime 'def ' --temperature 0.8")
     report.wrote(out / METRICS, "its training log (JSON lines)")
     return model, corpus
@@ -182,8 +193,8 @@ def seq2seq(report: Report, plan: Plan, seed: int, progress: bool):
     report.numbers["date translation exact match"] = (f"{metrics['exact_match']:.1%} of {len(task.test):,} "
                                                       f"held-out dates after {metrics['steps']} steps "
                                                       f"({metrics['train_seconds']:.0f} s)")
-    report.wrote(out / "checkpoint.npz", "the seq2seq checkpoint: minigrad translate "
-                                         "out/seq2seq_dates/checkpoint.npz '3 March 1999'")
+    report.wrote(out / "checkpoint.npz", f"the seq2seq checkpoint: minigrad translate {out / 'checkpoint.npz'} "
+                                         "'3 March 1999'")
 
     def heatmap():
         return write_attention_svg(translator.attention(sources[0]), report.out / "attention_heatmap.svg",
@@ -199,17 +210,15 @@ def unrolled_graphs(report: Report, model: CharLM, corpus) -> None:
     vocab = corpus.vocab
     for detail, steps in (("cells", 8), ("ops", 3)):
         def draw(detail=detail, steps=steps):
-            from viz import render
-
             text = "def f(x):"[:steps + 1]
             ids = vocab.encode(text)
             with unfused(), mg.keep_grads():  # every op of every step, not one fused node
                 _, loss = model(ids[None, :-1], ids[None, 1:])
                 loss.backward()
             model.zero_grad()
-            return render(loss, report.out / f"charlm_unrolled_{detail}.svg", names=model, detail=detail,
-                          title=f"the trained char-LSTM unrolled over {steps} steps of {text!r} "
-                                f"(detail={detail!r}), shaded by gradient")
+            return viz.render(loss, report.out / f"charlm_unrolled_{detail}.svg", names=model, detail=detail,
+                              title=f"the trained char-LSTM unrolled over {steps} steps of {text!r} "
+                                    f"(detail={detail!r}), shaded by gradient")
 
         report.picture(f"the trained char-LSTM's graph unrolled over {steps} steps, detail={detail!r}", draw)
 
@@ -217,9 +226,6 @@ def unrolled_graphs(report: Report, model: CharLM, corpus) -> None:
 def gradient_flow_chart(report: Report, model: CharLM, corpus, plan: Plan, seed: int) -> None:
     """Chart ||dL/dh_t|| and ||dh_T/dh_t|| of the trained and of an untrained char-LSTM."""
     def draw():
-        from viz.flow import gradient_flow
-        from viz.plots import plot_gradient_flow
-
         window = corpus.val_ids[:plan.flow_steps + 1]
         x, y = window[None, :-1], window[None, 1:]
         mg.manual_seed(seed)
@@ -240,17 +246,18 @@ def gradient_flow_chart(report: Report, model: CharLM, corpus, plan: Plan, seed:
 
 
 def loss_curves(report: Report) -> None:
-    """Chart both training runs' losses (from their metrics logs) side by side."""
-    runs = {"char-LSTM (bits/char)": report.out / "charlm" / METRICS,
-            "date seq2seq (nats/token)": report.out / "seq2seq_dates" / METRICS}
+    """Chart both training runs' losses (from their metrics logs) side by side; the date
+    translator's on a log axis, as its loss falls by three orders of magnitude."""
+    runs = {"char-LSTM (bits/char)": (report.out / "charlm" / METRICS, "linear"),
+            "date seq2seq (nats/token, log scale)": (report.out / "seq2seq_dates" / METRICS, "log")}
 
     def draw():
         from matplotlib.figure import Figure
 
-        present = {name: [json.loads(s) for s in path.read_text().splitlines()]
-                   for name, path in runs.items() if path.is_file()}
+        present = {name: ([json.loads(s) for s in path.read_text().splitlines()], yscale)
+                   for name, (path, yscale) in runs.items() if path.is_file()}
         fig = Figure(figsize=(5 * len(present), 3.6), layout="constrained")
-        for ax, (name, records) in zip(np.atleast_1d(fig.subplots(1, len(present))), present.items()):
+        for ax, (name, (records, yscale)) in zip(np.atleast_1d(fig.subplots(1, len(present))), present.items()):
             scale = 1 / math.log(2) if "bits" in name else 1.0
             train = [r for r in records if r["kind"] == "train"]
             ax.plot([r["step"] for r in train], [r["loss"] * scale for r in train], label="training loss")
@@ -258,9 +265,10 @@ def loss_curves(report: Report) -> None:
             if evals:
                 key = "val_bpc" if "val_bpc" in evals[0] else "loss"
                 ax.plot([r["step"] for r in evals], [r[key] for r in evals], "o", label=f"held out ({key})")
+            ax.set_yscale(yscale)
             ax.set_title(name)
             ax.set_xlabel("step")
-            ax.grid(alpha=0.3)
+            ax.grid(alpha=0.3, which="both" if yscale == "log" else "major")
             ax.legend()
         return write_svg(fig, report.out / "loss_curves.svg")
 
@@ -269,15 +277,22 @@ def loss_curves(report: Report) -> None:
 
 def main(argv=None) -> dict:
     """Run the demo; return the headline numbers (also written to ``summary.json``)."""
-    parser = argparse.ArgumentParser(prog="python -m zoo.demo", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m rnnlab.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="out", help="folder for pictures, checkpoints and logs (default out)")
     parser.add_argument("--quick", action="store_true", help="a smoke run of about twenty seconds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"replace the trained runs already in --out ({', '.join(RUNS)})")
     args = parser.parse_args(argv)
+    check_flags(args)
+    out = pathlib.Path(args.out)
+    if not args.overwrite:
+        for name in RUNS:  # before any work: a demo never replaces a trained run
+            refuse_existing(out / name, "write elsewhere with --out DIR, or replace it with --overwrite")
     plan = QUICK if args.quick else FULL
     started = time.perf_counter()
-    report = Report(pathlib.Path(args.out))
+    report = Report(out)
     report.out.mkdir(parents=True, exist_ok=True)
     progress = not args.no_progress
 
@@ -296,5 +311,10 @@ def main(argv=None) -> dict:
     return numbers
 
 
+def _run(argv) -> int:
+    main(argv)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(guarded(lambda: _run(sys.argv[1:]), prog="python -m rnnlab.demo"))

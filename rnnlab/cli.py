@@ -6,12 +6,13 @@ long-range experiments, render pictures.
     minigrad sample CHECKPOINT --prime "def " --temperature 0.8
     minigrad translate CHECKPOINT "3 March 1999" [--beam 4]
     minigrad experiment adding|copy --cells rnn,lstm,gru --lengths 10,50,100
-    minigrad render NAME -o PATH            (viz's pictures; see ``minigrad render --list``)
+    minigrad render NAME -o PATH            (the ready-made pictures; see ``minigrad render --list``)
 
-Each subcommand lives in the module that owns the model and is imported only when it is run; it
-registers its flags with ``add_*_arguments(parser)`` and runs with ``*_from_args(args)``. Bad
-input (a ``CLIError``, a ``ValueError``, an unreadable file) ends the command with one line on
-stderr and exit status 2; ``MINIGRAD_TRACEBACK=1`` shows the traceback instead.
+Each subcommand lives in its recipe module (``rnnlab.recipes``, ``rnnlab.experiments``,
+``rnnlab.pictures``) and is imported only when it is run; it registers its flags with
+``add_*_arguments(parser)`` and runs with ``*_from_args(args)``. Bad input (a ``CLIError``, a
+``ValueError``, an unreadable file) ends the command with one line on stderr and exit status 2;
+``MINIGRAD_TRACEBACK=1`` shows the traceback instead.
 """
 from __future__ import annotations
 
@@ -20,47 +21,38 @@ import importlib
 import os
 import sys
 
-from .train import TrainingError
+from zoo.train import TrainingError
 
-__all__ = ["CLIError", "main", "build_parser", "TRAIN_MODELS", "COMMANDS"]
+from .flags import CLIError, Parser
 
-
-class CLIError(Exception):
-    """Bad input from the command line; ``main`` prints the message as one line and exits with 2."""
+__all__ = ["CLIError", "main", "guarded", "build_parser", "TRAIN_MODELS", "COMMANDS"]
 
 
 # name -> (module, function adding the flags, function running it, one-line help)
 TRAIN_MODELS = {
-    "charlm": ("zoo.models.charlm", "add_train_arguments", "train_from_args",
+    "charlm": ("rnnlab.recipes.charlm", "add_train_arguments", "train_from_args",
                "character-level language model on a UTF-8 file or the standard library's sources"),
-    "hello": ("zoo.models.hello", "add_train_arguments", "train_from_args",
+    "hello": ("rnnlab.recipes.hello", "add_train_arguments", "train_from_args",
               "the classic 'hello' RNN: vocabulary h e l o, learns 'hello' from 'h'"),
-    "seq2seq": ("zoo.models.seq2seq", "add_train_arguments", "train_from_args",
+    "seq2seq": ("rnnlab.recipes.seq2seq", "add_train_arguments", "train_from_args",
                 "encoder-decoder with attention: dates, reversal, sorting, addition"),
-    "classifier": ("zoo.models.classifier", "add_train_arguments", "train_from_args",
+    "classifier": ("rnnlab.recipes.classifier", "add_train_arguments", "train_from_args",
                    "many-to-one sequence classifier (parity, majority)"),
-    "tagger": ("zoo.models.classifier", "add_tagger_train_arguments", "train_tagger_from_args",
+    "tagger": ("rnnlab.recipes.classifier", "add_tagger_train_arguments", "train_tagger_from_args",
                "synced many-to-many sequence tagger (character classes, running parity)"),
-    "conditioned": ("zoo.models.conditioned", "add_train_arguments", "train_from_args",
+    "conditioned": ("rnnlab.recipes.conditioned", "add_train_arguments", "train_from_args",
                     "one-to-many generator conditioned on a feature vector (spell numbers in words)"),
-    "forecaster": ("zoo.models.forecaster", "add_train_arguments", "train_from_args",
+    "forecaster": ("rnnlab.recipes.forecaster", "add_train_arguments", "train_from_args",
                    "time-series forecaster on sums of sines"),
 }
 COMMANDS = {
-    "sample": ("zoo.models.charlm", "add_sample_arguments", "sample_from_args",
+    "sample": ("rnnlab.recipes.charlm", "add_sample_arguments", "sample_from_args",
                "generate text from a charlm checkpoint"),
-    "translate": ("zoo.models.seq2seq", "add_translate_arguments", "translate_from_args",
+    "translate": ("rnnlab.recipes.seq2seq", "add_translate_arguments", "translate_from_args",
                   "translate with a seq2seq checkpoint"),
-    "experiment": ("zoo.experiments", "add_arguments", "run_from_args",
+    "experiment": ("rnnlab.experiments", "add_arguments", "run_from_args",
                    "long-range experiments (adding problem, copy memory) across cells and lengths"),
 }
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (usage stays available through --help)."""
-
-    def error(self, message):
-        raise CLIError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
 def _load(module: str, *names: str):
@@ -98,29 +90,29 @@ def _unavailable(message: str):
 
 def _render(argv: list) -> int:
     try:
-        (viz_main,) = _load("viz.__main__", "main")
+        (render,) = _load("rnnlab.pictures", "main")
     except CLIError as e:
         raise CLIError(f"minigrad render: {e}") from None
-    return viz_main(argv) or 0
+    return render(argv, prog="minigrad render")
 
 
 def build_parser(argv: list | None = None) -> argparse.ArgumentParser:
     """The command's parser; the modules of the subcommand named in ``argv`` are imported and wired."""
     argv = list(sys.argv[1:] if argv is None else argv)
     words = [a for a in argv if not a.startswith("-")]
-    parser = _Parser(prog="minigrad", description="Train the zoo's recurrent models, sample and translate "
+    parser = Parser(prog="minigrad", description="Train the zoo's recurrent models, sample and translate "
                      "from checkpoints, run the long-range experiments, render pictures.",
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog="Run 'minigrad COMMAND --help' for a command's options.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     train = commands.add_parser("train", help="train a model (minigrad train MODEL --help)",
                                 description="Train one of the zoo's models.")
-    models = train.add_subparsers(dest="model", metavar="MODEL", parser_class=_Parser)
+    models = train.add_subparsers(dest="model", metavar="MODEL", parser_class=Parser)
     for name, spec in TRAIN_MODELS.items():
         _wire(models, name, spec, wanted=words[:2] == ["train", name])
     for name, spec in COMMANDS.items():
         _wire(commands, name, spec, wanted=words[:1] == [name])
-    commands.add_parser("render", help="render viz's pictures (minigrad render --list)", add_help=False)
+    commands.add_parser("render", help="render a ready-made picture (minigrad render --list)", add_help=False)
     return parser
 
 
@@ -131,30 +123,40 @@ def _one_line(e: BaseException) -> str:
     return text
 
 
-def main(argv: list | None = None) -> int:
-    """Run the command; return its exit status (0 ok, 2 bad input, 130 interrupted)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+def guarded(work, prog: str = "minigrad") -> int:
+    """Run ``work()`` and return its exit status: 0 (or what it returns), 2 for bad input (one
+    line on stderr, starting with ``prog``), 130 when interrupted."""
     try:
-        if argv[:1] == ["render"]:
-            return _render(argv[1:])
-        parser = build_parser(argv)
-        args = parser.parse_args(argv)
-        if args.command is None:
-            parser.print_help(sys.stderr)
-            return 2
-        if not hasattr(args, "run"):
-            raise CLIError(f"minigrad train: choose a model: {', '.join(TRAIN_MODELS)}")
-        args.run(args)
-        return 0
+        return work() or 0
     except (CLIError, ValueError, OSError, TrainingError) as e:
         if os.environ.get("MINIGRAD_TRACEBACK"):
             raise
         text = _one_line(e)
-        print(text if text.startswith("minigrad") else f"minigrad: {text}", file=sys.stderr)
+        print(text if text.startswith(prog) else f"{prog}: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("minigrad: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def _run(argv: list) -> int:
+    if argv[:1] == ["render"]:
+        return _render(argv[1:])
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    if not hasattr(args, "run"):
+        raise CLIError(f"minigrad train: choose a model: {', '.join(TRAIN_MODELS)}")
+    args.run(args)
+    return 0
+
+
+def main(argv: list | None = None) -> int:
+    """Run the command; return its exit status (0 ok, 2 bad input, 130 interrupted)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return guarded(lambda: _run(argv))
 
 
 if __name__ == "__main__":

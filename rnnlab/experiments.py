@@ -33,10 +33,14 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn.functional as F
 from zoo.models.classifier import SequenceTagger, TaggerConfig
-from zoo.models.common import CELLS, positive_int, run_dir, write_json, write_svg, write_text
+from zoo.models.common import CELLS
 from zoo.models.forecaster import Forecaster, ForecasterConfig, evaluate_mse
 from zoo.tasks import ADDING_BASELINE_MSE, SOLVED_MSE, adding_batch, copy_memory_baseline, copy_memory_batch
-from zoo.train import TrainConfig, Trainer, add_arguments as add_train_arguments, config_from_args
+from zoo.train import TrainConfig, Trainer
+
+from .files import write_json, write_svg, write_text
+from .flags import add_training_arguments, config_from_args, positive_int
+from .runs import make_folder, run_dir
 
 __all__ = ["EXPERIMENTS", "DEFAULT_STEPS", "Settings", "RunResult", "run_one", "run_experiment", "results_table",
            "plot_results", "add_arguments", "run_from_args"]
@@ -156,8 +160,8 @@ def run_one(task: str, cell: str, length: int, settings: Settings, train: TrainC
     history = trainer.fit()
     curve = [{k: v for k, v in r.items() if k not in ("kind", "solved")} for r in history.evals]
     solved = next((r for r in history.evals if r["solved"]), None)
-    return RunResult(task, cell, length, problem.metric, problem.baseline, history.step, round(history.elapsed, 2),
-                     curve, solved and solved["step"], solved and round(solved["elapsed"], 2))
+    return RunResult(task, cell, length, problem.metric, problem.baseline, history.step, round(history.elapsed, 4),
+                     curve, solved and solved["step"], solved and round(solved["elapsed"], 4))
 
 
 def run_experiment(task: str, cells, lengths, settings: Settings, train: TrainConfig,
@@ -167,6 +171,12 @@ def run_experiment(task: str, cells, lengths, settings: Settings, train: TrainCo
 
 
 # reporting -----------------------------------------------------------------------------------------
+def _short(x: float, decimals: int) -> str:
+    """``x`` with ``decimals`` decimals, or two significant digits when that would show 0 (a short
+    run's 0.031 s is not "0.0")."""
+    return f"{x:.{decimals}f}" if x >= 10 ** -decimals or x == 0 else f"{x:.2g}"
+
+
 def _solved_text(r: RunResult) -> str:
     return "not solved" if r.solved_at is None else f"solved at {r.solved_at}"
 
@@ -195,8 +205,8 @@ def results_table(results: list[RunResult]) -> str:
     for r in results:
         lines.append(f"| {r.cell} | {r.length} | {r.final:.4f} | {r.best:.4f} | {r.baseline:.4f} | "
                      f"{'-' if r.solved_at is None else r.solved_at} | "
-                     f"{'-' if r.solved_seconds is None else f'{r.solved_seconds:.0f}'} | {r.steps} | "
-                     f"{r.seconds:.1f} | {1000 * r.seconds / max(r.steps, 1):.0f} |")
+                     f"{'-' if r.solved_seconds is None else _short(r.solved_seconds, 0)} | {r.steps} | "
+                     f"{_short(r.seconds, 1)} | {_short(1000 * r.seconds / max(r.steps, 1), 0)} |")
     return "\n".join(lines)
 
 
@@ -268,7 +278,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--forget-bias", type=float, default=1.0, help="LSTM forget-gate bias at init (default 1.0)")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="sequences per step (default 64)")
     parser.add_argument("--n-test", type=positive_int, default=1000, help="held-out test sequences (default 1000)")
-    add_train_arguments(parser, steps=DEFAULT_STEPS, lr=2e-3, clip=1.0, eval_every=100, checkpoints=False)
+    add_training_arguments(parser, steps=DEFAULT_STEPS, lr=2e-3, clip=1.0, eval_every=100, checkpoints=False)
     parser.epilog = (f"--steps and --minutes limit each run (one cell at one length), not the whole experiment; "
                      f"--eval-every sets the resolution of 'solved at step'. At the default {DEFAULT_STEPS:,} "
                      f"steps LSTM and GRU solve the adding problem at T=50; copy memory needs many more steps "
@@ -278,11 +288,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args: argparse.Namespace) -> dict:
     """``minigrad experiment``: run every cell at every length, print the table, write the chart
     and the results; return {"runs": [...], "files": [...]}."""
+    train = config_from_args(args)  # every flag is checked before any work
     lengths = args.lengths or ([10, 50, 100] if args.experiment == "adding" else [10, 20, 50])
     settings = Settings(hidden_size=args.hidden, batch_size=args.batch_size, forget_bias=args.forget_bias,
                         n_test=args.n_test, seed=args.seed)
-    train = config_from_args(args)
     out = run_dir(args, f"experiment_{args.experiment}")
+    make_folder(out)
     started = time.perf_counter()
     results = run_experiment(args.experiment, args.cells, lengths, settings, train, progress=not args.quiet)
     table = results_table(results)
