@@ -40,7 +40,7 @@ def edge_gradients(root: Tensor, tensors, gradient=None) -> list:
             continue
         # NOTE: Function.backward only reads what forward saved, so running it again gives the
         # same per-input gradients the backward pass just used.
-        grads = fn.input_grads(node.grad.data)
+        grads = fn.input_grads(node.grad.data, node.parents)
         per_tensor: dict = {}
         for i, k in slots:
             if grads[i] is not None:

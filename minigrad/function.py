@@ -4,11 +4,16 @@ A primitive is a subclass with ``forward(*arrays, **options) -> array`` and
 ``backward(grad) -> one gradient (or None) per input``, side by side. The instance is the
 context: ``forward`` keeps on ``self`` exactly what ``backward`` needs.
 
-A gradient may also be a ``Deferred`` product: the factors of ``left.T @ right`` (a weight's
-gradient ``dA^T H`` over a batch of rows). The engine collects every ``Deferred`` an input is
-sent and forms them as one matrix product, over all the rows stacked, when that input's
-gradient is complete. A weight used at every time step of a recurrence then gets its gradient
-from one large product instead of T small ones, with no special code in the model.
+Besides an array, a gradient may be sent in two forms the engine completes itself:
+
+- ``Deferred(left, right)``: the factors of ``left.T @ right`` (a weight's gradient ``dA^T H``
+  over a batch of rows). The engine collects every ``Deferred`` an input is sent and forms them
+  as one matrix product, over all the rows stacked, when that input's gradient is complete. A
+  weight used at every time step of a recurrence then gets its gradient from one large product
+  instead of T small ones, with no special code in the model.
+- ``At(index, value)``: zero except ``value`` at ``index`` (a slice's gradient). The engine adds
+  it into one buffer for the input, so T steps that each read one slice x[t] of a (T, ...) input
+  cost one buffer, not T full-size zero arrays.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import numpy as np
 from .graph import toposort
 from .modes import AnomalyError, modes
 
-__all__ = ["Function", "Deferred", "ShapeError", "run_backward"]
+__all__ = ["Function", "Deferred", "At", "ShapeError", "run_backward"]
 
 
 class ShapeError(ValueError):
@@ -45,21 +50,49 @@ class Deferred:
         return np.dot(self.left.T, self.right)
 
 
+class At:
+    """A gradient that is zero except ``value`` at ``index`` (a basic or advanced numpy index).
+
+    Repeated positions of an advanced index accumulate, as in ``np.add.at``.
+    """
+
+    __slots__ = ("index", "value")
+
+    def __init__(self, index, value: np.ndarray):
+        self.index, self.value = index, value
+
+    def add_to(self, buf: np.ndarray) -> None:
+        """``buf[index] += value``, in place."""
+        index = self.index
+        if _is_advanced(index):
+            np.add.at(buf, index, self.value)
+        else:
+            buf[index] += self.value
+
+    def dense(self, shape: tuple, dtype) -> np.ndarray:
+        """The gradient as a full array of ``shape``."""
+        out = np.zeros(shape, dtype=dtype)
+        self.add_to(out)
+        return out
+
+
+def _is_advanced(index) -> bool:
+    items = index if type(index) is tuple else (index,)
+    return any(isinstance(i, (np.ndarray, list)) for i in items)
+
+
 class Function:
     """Base of all differentiable primitives. Subclasses set ``op`` and define forward/backward.
 
     ``needs_input_grad[i]`` tells ``backward`` whether input ``i`` wants a gradient, so work for
     constants can be skipped. ``options`` holds the keyword options ``forward`` was called with.
-    ``backward`` returns, per input, an array of the input's shape, a ``Deferred`` product of
-    that shape, or None.
+    ``backward`` returns, per input, an array of the input's shape, a ``Deferred`` product or an
+    ``At`` slice of that shape, or None.
     """
 
     op = "function"
     needs_input_grad: tuple = ()
     options: dict = {}
-    # Optional fast path for single-input ops whose gradient touches part of the input:
-    # ``backward_into(grad, buffer)`` adds the input's gradient into ``buffer`` in place.
-    backward_into = None
 
     def forward(self, *arrays, **options):
         raise NotImplementedError
@@ -67,9 +100,10 @@ class Function:
     def backward(self, grad):
         raise NotImplementedError
 
-    def input_grads(self, grad) -> tuple:
-        """``backward(grad)`` with every ``Deferred`` formed: one array (or None) per input."""
-        return tuple(g.value() if type(g) is Deferred else g for g in self.backward(grad))
+    def input_grads(self, grad, inputs: tuple) -> tuple:
+        """``backward(grad)`` with every ``Deferred`` and ``At`` formed: one array (or None) per
+        input (``inputs``: the node's parents, whose shapes the ``At`` gradients take)."""
+        return tuple(_dense(g, x) for g, x in zip(self.backward(grad), inputs))
 
     @classmethod
     def apply(cls, *inputs, **options):
@@ -138,21 +172,25 @@ def _check_finite(arr, what: str, where: str) -> None:
         raise AnomalyError(f"{what} produced {kind}" + (f" in scope '{where}'" if where else ""))
 
 
+def _dense(g, x):
+    """A gradient sent to ``x`` as an array (or None)."""
+    if type(g) is Deferred:
+        return g.value()
+    if type(g) is At:
+        return g.dense(x.data.shape, x.data.dtype)
+    return g
+
+
 class _Terms:
-    """An input's gradient while it is still arriving: ``Deferred`` terms plus a dense sum."""
+    """An input's gradient while it is still arriving: ``Deferred`` terms plus a dense part.
 
-    __slots__ = ("products", "sums", "dense")
+    ``owned``: the dense part is an array this pass allocated, so it may be added into.
+    """
 
-    def __init__(self):
-        self.products, self.sums, self.dense = [], [], None
+    __slots__ = ("products", "sums", "dense", "owned")
 
-    def add(self, g) -> None:
-        if type(g) is Deferred:
-            (self.sums if g.right is None else self.products).append(g)
-        elif self.dense is None:
-            self.dense = g
-        else:
-            self.dense = self.dense + g  # NOTE: never in place: the first array may be shared
+    def __init__(self, dense=None):
+        self.products, self.sums, self.dense, self.owned = [], [], dense, False
 
     def value(self, stacked: dict) -> np.ndarray:
         """The finished gradient: each kind of term stacked row-wise and reduced once.
@@ -221,9 +259,10 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
         fn = t._ctx
         g = pop(t, None)
         if g is not None:
-            fresh = t in owned
             if type(g) is _Terms:
                 g, fresh = g.value(stacked), True
+            else:
+                fresh = t in owned
             if t._hooks:
                 hooked = _run_hooks(t, g)
                 fresh, g = fresh and hooked is g, hooked
@@ -238,32 +277,14 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
                     "across steps.")
             if keep or t._retain:
                 _accumulate(t, g, False)
-            if fn.backward_into is not None and not anomaly:
-                _backward_into(fn, t.parents[0], g, pending, owned)
-            else:
-                grads = fn.backward(g) if not anomaly else _checked_grads(fn, g, t.scope)
-                for p, pg in zip(t.parents, grads):
-                    if pg is not None and p.requires_grad:
-                        prev = pending.get(p)
-                        if prev is None:
-                            if type(pg) is Deferred:
-                                prev = pending[p] = _Terms()
-                                prev.add(pg)
-                            else:
-                                pending[p] = pg
-                        elif type(prev) is _Terms:
-                            prev.add(pg)
-                        elif type(pg) is Deferred:
-                            terms = pending[p] = _Terms()
-                            terms.add(prev)
-                            terms.add(pg)
-                            owned.discard(p)
-                        elif p in owned:
-                            prev += pg
-                        else:
-                            total = pending[p] = prev + pg
-                            if type(total) is np.ndarray:  # NOTE: 0-d + 0-d gives an immutable numpy scalar
-                                owned.add(p)
+            grads = fn.backward(g) if not anomaly else _checked_grads(fn, g, t)
+            for p, pg in zip(t.parents, grads):
+                if pg is not None and p.requires_grad:
+                    prev = pending.get(p)
+                    if prev is None and type(pg) is np.ndarray:  # NOTE: the common case, first
+                        pending[p] = pg
+                    else:
+                        _send(pending, owned, p, prev, pg)
         elif fn is None:
             continue
         if free and type(fn) is not _Released:
@@ -271,40 +292,60 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
             t.parents = ()
 
 
-def _checked_grads(fn, g: np.ndarray, where: str) -> tuple:
-    """``fn.input_grads(g)``, raising AnomalyError for the first gradient holding NaN/Inf."""
-    grads = fn.input_grads(g)
+def _send(pending: dict, owned: set, p, prev, g) -> None:
+    """Add gradient ``g`` (an array, ``Deferred`` or ``At``) to what ``p`` has been sent (``prev``)."""
+    kind = type(g)
+    if kind is Deferred:
+        if type(prev) is not _Terms:
+            terms = pending[p] = _Terms(prev)
+            terms.owned = p in owned
+            owned.discard(p)
+            prev = terms
+        (prev.sums if g.right is None else prev.products).append(g)
+    elif kind is At:
+        g.add_to(_owned_dense(pending, owned, p, prev))
+    elif prev is None:
+        pending[p] = g
+    elif type(prev) is _Terms:
+        if prev.dense is None:
+            prev.dense = g
+        elif prev.owned:
+            prev.dense += g
+        else:
+            prev.dense, prev.owned = prev.dense + g, True
+    elif p in owned:
+        prev += g
+    else:
+        total = pending[p] = prev + g
+        if type(total) is np.ndarray:  # NOTE: 0-d + 0-d gives an immutable numpy scalar
+            owned.add(p)
+
+
+def _owned_dense(pending: dict, owned: set, p, prev) -> np.ndarray:
+    """The dense part of ``p``'s pending gradient as an array this pass owns (zeros if none yet)."""
+    shape, dtype = p.data.shape, p.data.dtype
+    if type(prev) is _Terms:
+        if prev.dense is None:
+            prev.dense = np.zeros(shape, dtype=dtype)
+        elif not prev.owned:
+            prev.dense = np.array(prev.dense, dtype=dtype)
+        prev.owned = True
+        return prev.dense
+    if prev is None:
+        prev = pending[p] = np.zeros(shape, dtype=dtype)
+    elif p not in owned:
+        prev = pending[p] = np.array(prev, dtype=dtype)
+    owned.add(p)
+    return prev
+
+
+def _checked_grads(fn, g: np.ndarray, t) -> tuple:
+    """``fn.input_grads``, raising AnomalyError for the first gradient holding NaN/Inf."""
+    grads = fn.input_grads(g, t.parents)
     for i, pg in enumerate(grads):
         if pg is not None:
-            _check_finite(np.asarray(pg), f"backward of '{fn.op}' (gradient for input {i})", where)
+            _check_finite(np.asarray(pg), f"backward of '{fn.op}' (gradient for input {i})", t.scope)
     return grads
-
-
-def _backward_into(fn, p, g: np.ndarray, pending: dict, owned: set) -> None:
-    """Let a single-input op add its gradient into the parent's buffer in place.
-
-    Indexing uses this: unrolling slices x[t] out of a (T, ...) input T times, and a dense
-    gradient per slice would cost T full-size arrays (quadratic in T); one owned buffer is linear.
-    """
-    if not p.requires_grad:
-        return
-    buf = pending.get(p)
-    if buf is None:
-        buf = pending[p] = np.zeros(p.data.shape, dtype=p.data.dtype)
-        owned.add(p)
-    elif type(buf) is _Terms:  # the dense part of a gradient that also has Deferred terms
-        if buf.dense is None:
-            buf.dense = np.zeros(p.data.shape, dtype=p.data.dtype)
-            owned.add(p)
-        elif p not in owned:
-            buf.dense = np.array(buf.dense, dtype=p.data.dtype)
-            owned.add(p)
-        fn.backward_into(g, buf.dense)
-        return
-    elif p not in owned:
-        buf = pending[p] = np.array(buf, dtype=p.data.dtype)
-        owned.add(p)
-    fn.backward_into(g, buf)
 
 
 def _run_hooks(t, g: np.ndarray) -> np.ndarray:

@@ -42,7 +42,7 @@ class scope(ModeSetting):
 
     def changed(self, current: Modes) -> Modes:
         path = current.scope
-        return current.replace(scope=f"{path}/{self.name}" if path else self.name)
+        return Modes(current.grad, current.anomaly, current.keep, f"{path}/{self.name}" if path else self.name)
 
 
 # The time-step convention: a step's nodes sit in a scope labelled ``t=<n>`` (at any depth).
@@ -52,7 +52,7 @@ _STEP = re.compile(r"(?:^|/)t=(\d+)(?:/|$)")
 
 def step_scope(t: int) -> str:
     """The scope label of time step ``t``: ``with scope(step_scope(3)):`` tags nodes ``.../t=3``."""
-    if isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 0:
+    if type(t) is not int and (isinstance(t, bool) or not isinstance(t, numbers.Integral)) or t < 0:
         raise ValueError(f"a time step must be a non-negative integer, got {t!r}")
     return f"t={int(t)}"
 

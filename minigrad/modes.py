@@ -31,11 +31,10 @@ class Modes:
     def __init__(self, grad: bool = True, anomaly: bool = False, keep: bool = False, scope: str = ""):
         self.grad, self.anomaly, self.keep, self.scope = grad, anomaly, keep, scope
 
-    def replace(self, **changes) -> "Modes":
-        """A copy with some fields changed."""
-        fields = {name: getattr(self, name) for name in self.__slots__}
-        fields.update(changes)
-        return Modes(**fields)
+    def replace(self, grad=None, anomaly=None, keep=None, scope=None) -> "Modes":
+        """A copy with the fields given (not None) changed."""
+        return Modes(self.grad if grad is None else grad, self.anomaly if anomaly is None else anomaly,
+                     self.keep if keep is None else keep, self.scope if scope is None else scope)
 
     def __repr__(self) -> str:
         return "Modes(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
@@ -44,23 +43,42 @@ class Modes:
 _MODES: ContextVar = ContextVar("minigrad_modes", default=Modes())
 modes = _MODES.get  # the current thread's Modes; each op calls it once
 
-# (key, undo) records of the settings entered and not yet exited in this context
-_UNDO: ContextVar = ContextVar("minigrad_undo", default=())
+# The undo records of the settings entered and not yet exited in this context, innermost first,
+# as a linked list of (key, undo, rest): ``key`` is the ContextVar a token resets, or another
+# context manager's key with the object to exit.
+_UNDO: ContextVar = ContextVar("minigrad_undo", default=None)
 
 
 def _push(key, undo) -> None:
-    _UNDO.set(_UNDO.get() + ((key, undo),))
+    _UNDO.set((key, undo, _UNDO.get()))
 
 
 def _pop(key, who: str) -> None:
-    """Run and drop the innermost undo record of ``key`` (settings exit in reverse order of entry)."""
+    """Undo and drop the innermost record of ``key`` (settings exit in reverse order of entry)."""
     records = _UNDO.get()
-    for k in range(len(records) - 1, -1, -1):
-        if records[k][0] is key:
-            _UNDO.set(records[:k] + records[k + 1:])
-            records[k][1]()
-            return
-    raise RuntimeError(f"{who}: exited without a matching enter in this thread")
+    if records is not None and records[0] is key:  # the usual case: the innermost record
+        _UNDO.set(records[2])
+        _undo(records)
+        return
+    skipped = []
+    while records is not None and records[0] is not key:
+        skipped.append(records[:2])
+        records = records[2]
+    if records is None:
+        raise RuntimeError(f"{who}: exited without a matching enter in this thread")
+    rest = records[2]
+    for k, u in reversed(skipped):
+        rest = (k, u, rest)
+    _UNDO.set(rest)
+    _undo(records)
+
+
+def _undo(record) -> None:
+    key, undo = record[0], record[1]
+    if type(key) is ContextVar:
+        key.reset(undo)
+    else:
+        undo.__exit__(None, None, None)
 
 
 class Setting(contextlib.ContextDecorator):
@@ -77,8 +95,7 @@ class Setting(contextlib.ContextDecorator):
 
     def __enter__(self):
         var = self.var
-        token = var.set(self.changed(var.get()))
-        _push(var, lambda: var.reset(token))
+        _UNDO.set((var, var.set(self.changed(var.get())), _UNDO.get()))
         return self
 
     def __exit__(self, *exc) -> None:
@@ -138,7 +155,7 @@ class detect_anomaly(ModeSetting):
         super().__enter__()
         state = np.errstate(all="ignore") if self.mode else np.errstate()
         state.__enter__()
-        _push(self._errstate, lambda: state.__exit__(None, None, None))
+        _push(self._errstate, state)
         return self
 
     def __exit__(self, *exc) -> None:

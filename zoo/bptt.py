@@ -115,14 +115,13 @@ def _split_by_reader(node, p, T: int, readers) -> tuple | None:
     for t, rs in by_step.items():
         piece[...] = 0
         for r in rs:  # what step t's readers sent to node: the part of node.grad that is step t's
-            fn = r.grad_fn
-            if fn.backward_into is not None:
-                fn.backward_into(r.grad.data, piece)
-            else:
-                for q, g in zip(r.parents, fn.input_grads(r.grad.data)):
-                    if q is node and g is not None:
-                        piece += g
-        grads = node.grad_fn.input_grads(piece)
+            for q, g in zip(r.parents, r.grad_fn.backward(r.grad.data)):
+                if q is node and g is not None:
+                    if type(g) is mg.At:
+                        g.add_to(piece)
+                    else:
+                        piece += g if type(g) is not mg.Deferred else g.value()
+        grads = node.grad_fn.input_grads(piece, node.parents)
         for i in slots:
             out[T if t is None else t] += grads[i]
     return out[:T], out[T]

@@ -88,13 +88,17 @@ class CellBase(Module):
         return F.linear(x, self.weight_ih, self.bias_ih)
 
     def recurrence(self, fused: bool | None = None):
-        """The rest of a step, ``(ax, state) -> state`` with ``ax = project(x)``: the fused kernel,
-        or the equations op by op when the cell says ``fused=False`` or ``zoo.unfused()`` is
-        active. A loop calls this once and steps with the result; a caller that has resolved the
-        choice already (a layer, for all its cells) passes it as ``fused``."""
+        """The rest of a step, ``(ax, state, t=None) -> state`` with ``ax = project(x)``: the fused
+        kernel, or the equations op by op when the cell says ``fused=False`` or ``zoo.unfused()``
+        is active. With ``t``, ``ax`` is every step's input half (T, B, G*H) and step t's is used.
+        A loop calls this once and steps with the result; a caller that has resolved the choice
+        already (a layer, for all its cells) passes it as ``fused``."""
         if fusing.resolve(self.fused) if fused is None else fusing.check(fused):
             return self.fused_recurrence
-        return self.composed_recurrence
+        return self._composed_at
+
+    def _composed_at(self, ax: mg.Tensor, state, t: int | None = None):
+        return self.composed_recurrence(ax if t is None else ax[t], state)
 
     def step(self, x: mg.Tensor, state):
         """One time step on checked inputs: ``x`` (B, D) and ``state`` -> the new state."""
@@ -104,8 +108,9 @@ class CellBase(Module):
         """The step's equations given ``ax = W_ih x + b_ih``, one minigrad op at a time."""
         raise NotImplementedError
 
-    def fused_recurrence(self, ax: mg.Tensor, state):
-        """The step given ``ax`` as one graph node with a hand-derived backward (``zoo.kernels``)."""
+    def fused_recurrence(self, ax: mg.Tensor, state, t: int | None = None):
+        """The step given ``ax`` (or every step's, and ``t``) as one graph node with a
+        hand-derived backward (``zoo.kernels``)."""
         raise NotImplementedError
 
     def output(self, state) -> mg.Tensor:
@@ -210,8 +215,8 @@ class RNNCell(CellBase):
         h = self.act(ax + self._hh(h))
         return h
 
-    def fused_recurrence(self, ax, h):
-        return kernels.rnn_step(ax, h, self.weight_hh, self.bias_hh, self.nonlinearity)
+    def fused_recurrence(self, ax, h, t=None):
+        return kernels.rnn_step(ax, h, self.weight_hh, self.bias_hh, self.nonlinearity, t)
 
     def extra_repr(self) -> str:
         extra = "" if self.nonlinearity == "tanh" else ", nonlinearity='relu'"
@@ -278,9 +283,9 @@ class LSTMCell(CellBase):
         h = o * c.tanh()
         return h, c
 
-    def fused_recurrence(self, ax, state):
+    def fused_recurrence(self, ax, state, t=None):
         h, c = state
-        return kernels.lstm_step(ax, h, c, self.weight_hh, self.bias_hh)
+        return kernels.lstm_step(ax, h, c, self.weight_hh, self.bias_hh, t)
 
     def extra_repr(self) -> str:
         extra = "" if self.forget_bias is None else f", forget_bias={self.forget_bias}"
@@ -312,8 +317,8 @@ class GRUCell(CellBase):
         h = (1 - z) * n + z * h
         return h
 
-    def fused_recurrence(self, ax, h):
-        return kernels.gru_step(ax, h, self.weight_hh, self.bias_hh)
+    def fused_recurrence(self, ax, h, t=None):
+        return kernels.gru_step(ax, h, self.weight_hh, self.bias_hh, t)
 
 
 # helpers ----------------------------------------------------------------------------------------

@@ -20,10 +20,10 @@ Shapes: B sequences, H hidden size, G gates (RNN 1, LSTM 4, GRU 3) stacked as Py
 (i, f, g, o) and (r, z, n); a batch is rows, so a pre-activation is ``h W^T + b``; ``ax`` is a
 step's input half (B, G*H).
 
-The engine's Functions have one output, so the LSTM step returns ``[o | c']`` and
-``h' = o * tanh(c')`` is a second node reading the c' slice: packing ``[h' | c']`` instead would
-hide that h' depends on c', and a user reading ``c_t.grad`` (``return_states``) would get only
-the part that flows through step t+1.
+The engine's Functions have one output, so the LSTM step returns ``[o | c']``; the state's c'
+is a slice of it, and ``h' = o * tanh(c')`` is a second node reading o from it and that c'
+slice. Packing ``[h' | c']`` instead would hide that h' depends on c', and a user reading
+``c_t.grad`` (``return_states``) would get only the part that flows through step t+1.
 """
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ import functools
 import numpy as np
 
 import minigrad as mg
-from minigrad import Deferred, Function, ShapeError
+from minigrad import At, Deferred, Function, ShapeError
+from minigrad.ops import dot_t
 
 __all__ = ["RNNStep", "LSTMStep", "LSTMHidden", "GRUStep", "rnn_step", "lstm_step", "gru_step"]
 
@@ -68,7 +69,7 @@ def _check(op: str, G: int, ax, states, w_hh, bias) -> None:
 
 def _recurrent(h, w_hh, bias) -> np.ndarray:
     """h W_hh^T (+ b_hh): (B, G*H), a new array."""
-    a = np.dot(h, w_hh.T)
+    a = dot_t(h, w_hh)
     if bias is not None:
         a += bias
     return a
@@ -218,6 +219,23 @@ def _gru_factors(a: np.ndarray, ahn: np.ndarray, h: np.ndarray, out: np.ndarray,
     return out
 
 
+def _step_input(ax: np.ndarray, t) -> np.ndarray:
+    """Step t's input half: ``ax[t]`` of every step's (T, B, G*H) when ``t`` is given, else ``ax``."""
+    if t is None:
+        return ax
+    if ax.ndim != 3 or not 0 <= t < ax.shape[0]:
+        raise ShapeError(f"step t={t} of ax {ax.shape}: expected ax (T, B, G*H) with 0 <= t < T")
+    return ax[t]
+
+
+def _input_grad(need: bool, da: np.ndarray, options: dict):
+    """The gradient for ``ax``: ``da``, or only step t's slice of all steps' ax (an ``At``)."""
+    if not need:
+        return None
+    t = options.get("t")
+    return da if t is None else At(t, da)
+
+
 def _weight_grads(need: tuple, da: np.ndarray, h: np.ndarray) -> tuple:
     """W_hh's and b_hh's gradients as Deferred products (formed by the engine over all steps)."""
     dw = Deferred(da, h) if need[0] else None
@@ -238,7 +256,8 @@ class RNNStep(Function):
 
     op = "rnn_step"
 
-    def forward(self, ax, h, w_hh, bias=None, *, nonlinearity):
+    def forward(self, ax, h, w_hh, bias=None, *, nonlinearity, t=None):
+        ax = _step_input(ax, t)
         _check(self.op, 1, ax, (h,), w_hh, bias)
         act, self.dact = _activation(self.op, nonlinearity)
         a = _recurrent(h, w_hh, bias)
@@ -250,7 +269,7 @@ class RNNStep(Function):
         da = self.dact(self.out, np.empty_like(g))
         da *= g
         need = self.needs_input_grad
-        return (da if need[0] else None, np.dot(da, self.w_hh) if need[1] else None,
+        return (_input_grad(need[0], da, self.options), np.dot(da, self.w_hh) if need[1] else None,
                 *_weight_grads(need[2:], da, self.h))
 
 
@@ -258,14 +277,15 @@ class LSTMStep(Function):
     """One LSTM step's gates and cell state as one node; returns ``[o | c']`` (B, 2H).
 
     Inputs ``(ax, h, c, weight_hh[, bias_hh])``. ``h' = o * tanh(c')`` is a second node
-    (``LSTMHidden``) that reads the c' slice, so c' lies upstream of h' as in the composed cell
-    and ``c'.grad`` is the total dL/dc'. Backward: the gates' deltas from ``_lstm_factors`` times
+    (``LSTMHidden``) reading o from it and c' from the state's slice of it, so c' lies upstream
+    of h' as in the composed cell and ``c'.grad`` is the total dL/dc'. Backward: the gates' deltas from ``_lstm_factors`` times
     do and dc' (the two halves of the incoming gradient); d(ax) = da, dh = da W_hh, dc = dc' * f.
     """
 
     op = "lstm_step"
 
-    def forward(self, ax, h, c, w_hh, bias=None):
+    def forward(self, ax, h, c, w_hh, bias=None, t=None):
+        ax = _step_input(ax, t)
         _check(self.op, 4, ax, (h, c), w_hh, bias)
         B, H = h.shape
         a = _recurrent(h, w_hh, bias)  # (B, 4H), becomes the gates i, f, g, o
@@ -284,23 +304,30 @@ class LSTMStep(Function):
         da[:, 3] *= do
         da = da.reshape(B, 4 * H)
         need = self.needs_input_grad
-        return (da if need[0] else None, np.dot(da, self.w_hh) if need[1] else None,
+        return (_input_grad(need[0], da, self.options), np.dot(da, self.w_hh) if need[1] else None,
                 dc * self.gates[:, H:2 * H] if need[2] else None, *_weight_grads(need[3:], da, self.h))
 
 
 class LSTMHidden(Function):
-    """``h' = o * tanh(c')``, the LSTM step's last equation, as one node."""
+    """``h' = o * tanh(c')``, the LSTM step's last equation, as one node.
+
+    Inputs ``(packed, c')``: the step's ``[o | c']`` (B, 2H), of which it reads o, and c' (B, H),
+    the state's slice of it, so that h' depends on the c' the state carries. Backward: dh' *
+    tanh(c') into o's half of ``packed``'s gradient (an ``At``), dh' * o * (1 - tanh(c')**2) to c'.
+    """
 
     op = "lstm_hidden"
 
-    def forward(self, o, c):
-        self.o, self.tc = o, np.tanh(c)
-        return o * self.tc
+    def forward(self, packed, c):
+        self.o, self.tc = packed[:, :c.shape[1]], np.tanh(c)
+        return self.o * self.tc
 
     def backward(self, g):
         tc = self.tc
-        need = self.needs_input_grad
-        return (g * tc if need[0] else None), (g * self.o * (1 - tc * tc) if need[1] else None)
+        dc = _dtanh_(tc, np.empty_like(tc))
+        dc *= self.o
+        dc *= g
+        return At((slice(None), slice(0, g.shape[1])), g * tc), dc
 
 
 class GRUStep(Function):
@@ -312,7 +339,8 @@ class GRUStep(Function):
 
     op = "gru_step"
 
-    def forward(self, ax, h, w_hh, bias=None):
+    def forward(self, ax, h, w_hh, bias=None, t=None):
+        ax = _step_input(ax, t)
         _check(self.op, 3, ax, (h,), w_hh, bias)
         ah = _recurrent(h, w_hh, bias)
         gates = np.empty_like(ah)
@@ -333,7 +361,7 @@ class GRUStep(Function):
         if need[1]:
             dh = np.dot(dah, self.w_hh)
             dh += g * a[:, H:2 * H]  # the direct path h -> h' carries dh' * z
-        return (dax if need[0] else None, dh, *_weight_grads(need[2:], dah, self.h))
+        return (_input_grad(need[0], dax, self.options), dh, *_weight_grads(need[2:], dah, self.h))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,22 +371,31 @@ def _inputs(w_hh, b_hh) -> tuple:
     return (w_hh,) if b_hh is None else (w_hh, b_hh)
 
 
-def rnn_step(ax, h, w_hh, b_hh=None, nonlinearity: str = "tanh") -> mg.Tensor:
-    """The Elman recurrence as one node: ax (B, H) = x W_ih^T + b_ih, h (B, H) -> h' (B, H)."""
-    return RNNStep.apply(ax, h, *_inputs(w_hh, b_hh), nonlinearity=nonlinearity)
+def _options(t) -> dict:
+    return {} if t is None else {"t": t}
 
 
-def lstm_step(ax, h, c, w_hh, b_hh=None) -> tuple:
+def rnn_step(ax, h, w_hh, b_hh=None, nonlinearity: str = "tanh", t: int | None = None) -> mg.Tensor:
+    """The Elman recurrence as one node: ax (B, H) = x W_ih^T + b_ih, h (B, H) -> h' (B, H).
+
+    With ``t``, ``ax`` holds every step's input half (T, B, H) and step t's is used: the node
+    reads its slice itself, and sends its gradient to that slice only.
+    """
+    return RNNStep.apply(ax, h, *_inputs(w_hh, b_hh), nonlinearity=nonlinearity, **_options(t))
+
+
+def lstm_step(ax, h, c, w_hh, b_hh=None, t: int | None = None) -> tuple:
     """The LSTM recurrence: the gates and c' as one node, then h' = o * tanh(c') -> (h', c').
 
-    ax (B, 4H) = x W_ih^T + b_ih; h, c, h', c' (B, H).
+    ax (B, 4H) = x W_ih^T + b_ih (or every step's (T, B, 4H) with ``t``, see ``rnn_step``);
+    h, c, h', c' (B, H).
     """
-    H = h.shape[-1]
-    packed = LSTMStep.apply(ax, h, c, *_inputs(w_hh, b_hh))
-    c2 = packed[:, H:]
-    return LSTMHidden.apply(packed[:, :H], c2), c2
+    packed = LSTMStep.apply(ax, h, c, *_inputs(w_hh, b_hh), **_options(t))
+    c2 = packed[:, h.shape[-1]:]
+    return LSTMHidden.apply(packed, c2), c2
 
 
-def gru_step(ax, h, w_hh, b_hh=None) -> mg.Tensor:
-    """The GRU recurrence as one node: ax (B, 3H) = x W_ih^T + b_ih, h (B, H) -> h' (B, H)."""
-    return GRUStep.apply(ax, h, *_inputs(w_hh, b_hh))
+def gru_step(ax, h, w_hh, b_hh=None, t: int | None = None) -> mg.Tensor:
+    """The GRU recurrence as one node: ax (B, 3H) = x W_ih^T + b_ih (or every step's with ``t``,
+    see ``rnn_step``), h (B, H) -> h' (B, H)."""
+    return GRUStep.apply(ax, h, *_inputs(w_hh, b_hh), **_options(t))

@@ -48,7 +48,7 @@ def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states
 
     The inputs of all steps are projected at once (``cell.project``: one node, one matrix product);
     step t reads its slice of that inside ``minigrad.scope(step_scope(t))``, where all its nodes
-    are recorded. Inside ``detect_anomaly()`` each step's input slice is also taken in its scope
+    are recorded (a fused step reads the slice itself: one node per step). Inside ``detect_anomaly()`` each step's input slice is also taken in its scope
     first, so a NaN or Inf arriving in the input is reported with its time step.
     """
     X = inputs if isinstance(inputs, mg.Tensor) else mg.stack(list(inputs))
@@ -69,11 +69,11 @@ def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states
                 h = cell.output(state)
                 out = mg.zeros(h.shape, dtype=h.dtype)
             elif mask is None or mask[t].all():
-                state = recur(AX[t], state)
+                state = recur(AX, state, t)
                 out = cell.output(state)
             else:
                 m = mask[t][:, None]  # (B, 1): broadcasts over the hidden units
-                state = _select(m, recur(AX[t], state), state)
+                state = _select(m, recur(AX, state, t), state)
                 out = mg.where(m, cell.output(state), 0.0)
             if keep_states:
                 states[t] = _retain(state)
