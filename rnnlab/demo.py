@@ -126,10 +126,10 @@ def hello(report: Report, seed: int) -> None:
     def draw():
         scalar = scalar_hello(model)  # the same weights in scalar Values
         scalar.loss.backward()
-        # ~600 scalar nodes: drawn op by op, above viz's default limit for automatic collapsing
-        return viz.render(scalar.loss, report.out / "hello_scalar_graph.svg", max_nodes=1000,
-                      title="the trained 'hello' RNN as a scalar graph: h_t = tanh(W_xh x_t + W_hh h_t-1 + b), "
-                            "loss over 4 steps, shaded by gradient")
+        # ~600 scalar ops; each named value with the arithmetic that feeds only it reads at a glance
+        return viz.render(scalar.loss, report.out / "hello_scalar_graph.svg", detail="named",
+                          title="the trained 'hello' RNN as a scalar graph: h_t = tanh(W_xh x_t + W_hh h_t-1 + b), "
+                                "loss over 4 steps, shaded by gradient")
 
     report.picture("the trained 'hello' RNN's loss as a graph of scalar Values (4 steps)", draw)
 

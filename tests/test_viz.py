@@ -41,7 +41,7 @@ def hand_rnn(T, H=2, D=2, seed=0, layer="layer0"):
     h = mg.zeros(1, H, dtype=np.float64)
     with mg.scope(layer):
         for t in range(T):
-            with mg.scope(f"t={t}"):
+            with mg.scope(mg.step_scope(t)):
                 h = (xs[t] @ p["weight_ih"] + h @ p["weight_hh"] + p["bias"]).tanh()
     return (h * h).sum(), p
 
@@ -91,9 +91,23 @@ def sliced_rnn(T, H=2, D=2, seed=0):
     h = mg.zeros(1, H, dtype=np.float64)
     with mg.scope("layer0"):
         for t in range(T):
-            with mg.scope(f"t={t}"):
+            with mg.scope(mg.step_scope(t)):
                 h = (xs[t] @ W + h).tanh()
     return (h * h).sum(), x
+
+
+def step_spans(svg: ET.Element) -> dict:
+    """{t: (top, bottom)} of each time step's cluster in a rendered SVG."""
+    spans = {}
+    for g in svg.iter(f"{SVG}g"):
+        title = g.find(f"{SVG}title")
+        m = re.search(r"/?t=(\d+)$", title.text or "") if g.get("class") == "cluster" else None
+        if m:
+            shape = g.find(f"{SVG}path")
+            shape = shape if shape is not None else g.find(f"{SVG}polygon")
+            ys = [float(v) for v in re.findall(r"-?\d+\.?\d*", shape.get("d") or shape.get("points"))][1::2]
+            spans[int(m.group(1))] = (min(ys), max(ys))
+    return spans
 
 
 # golden text -----------------------------------------------------------------------------------
@@ -200,7 +214,7 @@ def test_nodes_used_by_two_steps_or_another_scope_stay_outside():
     h = mg.zeros(1, 2)
     with mg.scope("decoder"):
         for t in range(2):
-            with mg.scope(f"t={t}"):
+            with mg.scope(mg.step_scope(t)):
                 h = (h @ W + both + (enc if t == 0 else 0.0)).tanh()
     dot = viz.to_dot(h.sum())
     where = cluster_of(dot)
@@ -241,19 +255,11 @@ def test_steps_follow_one_another_through_layout_only_edges():
 def test_step_clusters_stack_in_time_order(example):
     # the scalar RNN meets its input long before the state: without the layout-only edges dot
     # ranked each step beside the one before (a staircase)
-    from viz.examples import scalar_rnn
+    from rnnlab.pictures import scalar_rnn
 
     T = 4
     root = backward_all(hand_rnn(T)[0]) if example == "hand_rnn" else scalar_rnn(steps=T)
-    spans = {}
-    for g in svg_of(viz.to_dot(root)).iter(f"{SVG}g"):
-        title = g.find(f"{SVG}title")
-        m = re.search(r"/t=(\d+)$", title.text or "") if g.get("class") == "cluster" else None
-        if m:
-            shape = g.find(f"{SVG}path")
-            shape = shape if shape is not None else g.find(f"{SVG}polygon")
-            ys = [float(v) for v in re.findall(r"-?\d+\.?\d*", shape.get("d") or shape.get("points"))][1::2]
-            spans[int(m.group(1))] = (min(ys), max(ys))
+    spans = step_spans(svg_of(viz.to_dot(root)))
     assert sorted(spans) == list(range(T))
     for t in range(1, T):
         assert spans[t - 1][1] < spans[t][0], spans  # each step entirely below the one before
@@ -311,7 +317,7 @@ def test_nested_layer_and_direction_clusters():
     with mg.scope("layer1"), mg.scope("bwd"):
         h = mg.zeros(1, 2, dtype=np.float64)
         for t in reversed(range(3)):
-            with mg.scope(f"t={t}"):
+            with mg.scope(mg.step_scope(t)):
                 h = (h @ p["weight_hh"]).tanh()
     dot = viz.to_dot(loss_f + h.sum())
     cl = clusters(dot)
@@ -341,7 +347,7 @@ def test_vanishing_gradient_is_lighter_far_from_the_loss():
     W = mg.Tensor(np.eye(3) * 0.3, requires_grad=True, name="W")
     h = mg.ones(1, 3, dtype=np.float64)
     for t in range(8):
-        with mg.scope(f"t={t}"):
+        with mg.scope(mg.step_scope(t)):
             h = (h @ W).tanh()
     dot = viz.to_dot(backward_all(h.sum()), detail="cells")
     colors = re.findall(r'label="t=(\d+)\\n.*?fillcolor="(#[0-9a-f]{6})"', dot)
@@ -378,7 +384,7 @@ def test_max_nodes_prefers_cells_then_fewer_steps_for_unrolled_graphs():
     h = mg.zeros(1, 2)
     with mg.scope("layer0"):
         for t in range(5000):  # 4 nodes per step: 20,000 graph nodes
-            with mg.scope(f"t={t}"):
+            with mg.scope(mg.step_scope(t)):
                 h = (h @ W + 1.0).tanh()
     loss = h.sum()
     start = time.perf_counter()

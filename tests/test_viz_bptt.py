@@ -1,12 +1,10 @@
 """viz pictures of BPTT: gradient flow numbers and chart, gradient shares, backward animation,
-exploded cells, gradcheck in the picture, and the `python -m viz` examples."""
+exploded cells, gradcheck in the picture."""
 from __future__ import annotations
 
 import json
 import re
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -16,11 +14,12 @@ import minigrad as mg
 import viz
 from viz.anim import animate_backward
 from viz.check import check_ops, gradcheck_picture
-from viz.examples import BadSquare  # x² with the factor 2 missing from backward
 from viz.explode import explode_cell
 from viz.flow import gradient_flow
 
 zoo = pytest.importorskip("zoo")
+from rnnlab.pictures import BadSquare  # noqa: E402  x² with the factor 2 missing from backward
+from test_viz import cluster_of  # noqa: E402
 from zoo.cells import GRUCell, LSTMCell, RNNCell  # noqa: E402
 from zoo.layers import GRU, LSTM, RNN  # noqa: E402
 
@@ -199,6 +198,19 @@ def test_the_failing_op_is_drawn_red():
     assert "gradcheck FAILED: 1 op(s)" in r.dot and "finite differences" in r.dot
 
 
+@needs_dot
+def test_the_red_note_stays_inside_its_box():
+    # the note was one 77-character line, the widest of the label, at the bottom of a rounded box
+    # with a thick pen: it touched the box's sides where the corners curve in
+    r = gradcheck_picture(lambda x, W: BadSquare.apply((x @ W).tanh()).sum(), small_inputs())
+    layout = json.loads(viz.pipe(r.dot, "json"))
+    (node,) = [o for o in layout["objects"] if o.get("color") == "#d7191c"]
+    lines = [op for op in node["_ldraw_"] if op["op"] == "T"]
+    assert any("finite differences" in op["text"] for op in lines)
+    room = [(float(node["width"]) * 72 - op["width"]) / 2 for op in lines]  # points each side
+    assert min(room) >= 12, room  # more than a rounded corner's radius
+
+
 def test_a_correct_graph_passes_with_nothing_red(tmp_path):
     r = gradcheck_picture(lambda x, W: ((x @ W).tanh() ** 2).mean(), small_inputs(), tmp_path / "ok.dot")
     assert r.passed and not r.failures and not red_nodes(r.dot)
@@ -226,51 +238,32 @@ def test_marks_reach_collapsed_cells():
     assert [m[1] for m in marked] == ["t=1"]
 
 
-# python -m viz ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("fused", [True, False])
+def test_parameters_are_labelled_by_their_pytorch_names(fused):
+    T = 4
+    loss, _, model = run_layer(RNN, T=T, H=2, fused=fused)
+    dot = viz.to_dot(loss)  # no names=: each Parameter carries its name in Tensor.name
+    where = cluster_of(dot)
+    for name, _ in model.named_parameters():
+        (i,) = re.findall(rf'^\t*(n\d+) \[label="{name}\\n', dot, flags=re.M)
+        assert where[i] == "", name  # drawn once, outside the steps
+        steps = {where[b] for a, b in re.findall(r"^\t(\S+) -> (\S+) \[", dot, flags=re.M) if a == i}
+        if name.startswith("weight_hh") or name.startswith("bias_hh"):  # read by every step
+            assert steps == {f"layer0/fwd/t={t}" for t in range(T)}, (name, steps)
+    assert '"W_hh\\n' in viz.to_dot(loss, names={"W_hh": model.weight_hh_l0})  # names= wins
+    assert '"weight_hh_l0\\n' not in viz.to_dot(loss, names={"W_hh": model.weight_hh_l0})
+
+
+# Jupyter ---------------------------------------------------------------------------------------
 @needs_dot
-@pytest.mark.parametrize("argv", [["rnn", "--steps", "4"], ["lstm", "--steps", "3", "--detail", "cells"],
-                                  ["gru", "--keep-steps", "1", "--steps", "5"], ["scalar-rnn"],
-                                  ["explode", "--cell", "gru"], ["gradcheck"]])
-def test_cli_examples_render_svg(tmp_path, argv, capsys):
-    from viz.__main__ import main
-
-    out = tmp_path / "pic.svg"
-    assert main(argv + ["-o", str(out)]) == 0
-    assert capsys.readouterr().out.strip() == str(out)
-    root = ET.parse(out).getroot()
-    titles = {t.text for t in root.iter(f"{SVG}title")}
-    if argv[0] in ("rnn", "gru"):
-        assert "cluster_layer0/fwd/t=0" in titles
-    if argv[0] == "scalar-rnn":
-        assert {f"cluster_rnn/t={t}" for t in range(4)} <= titles
-
-
-@needs_dot
-def test_cli_fused_layers_draw_one_node_per_sequence(tmp_path):
-    from viz.__main__ import main
-
-    assert main(["lstm", "--fused", "sequence", "-o", str(tmp_path / "f.dot")]) == 0
-    dot = (tmp_path / "f.dot").read_text(encoding="utf-8")
-    assert '"cluster_layer0/fwd"' in dot and not re.search(r'"cluster_[^"]*t=\d', dot)
-
-
-@needs_dot
-def test_cli_seq2seq(tmp_path):
-    pytest.importorskip("zoo.models.seq2seq")
-    from viz.__main__ import main
-
-    assert main(["seq2seq", "--steps", "2", "--detail", "cells", "-o", str(tmp_path / "s.svg")]) == 0
-    titles = {t.text for t in ET.parse(tmp_path / "s.svg").getroot().iter(f"{SVG}title")}
-    assert {"cluster_encoder", "cluster_decoder"} <= titles
-
-
-def test_cli_lists_examples_and_rejects_unknown_ones():
-    done = subprocess.run([sys.executable, "-m", "viz", "--list"], capture_output=True, text=True, check=True)
-    assert {"rnn", "lstm", "gru", "scalar-rnn", "flow", "shares", "anim", "explode", "gradcheck"} <= {
-        line.split()[0] for line in done.stdout.splitlines()}
-    bad = subprocess.run([sys.executable, "-m", "viz", "nope"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "unknown example 'nope'" in bad.stderr
-
+def test_viz_results_show_themselves_in_a_notebook():
+    r = gradcheck_picture(lambda x, W: BadSquare.apply((x @ W).tanh()).sum(), small_inputs())
+    mg.manual_seed(0)
+    e = explode_cell(GRUCell(1, 2))
+    for obj, text in ((r, "bad_square"), (e, "largest |scalar - Tensor| difference")):
+        svg = ET.fromstring(obj._repr_svg_())
+        assert svg.tag == f"{SVG}svg"
+        assert any(text in (t.text or "") for t in svg.iter(f"{SVG}text")), text
 
 
 def test_default_max_nodes_collapses_a_long_unrolled_lstm():

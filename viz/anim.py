@@ -104,11 +104,10 @@ def animate_backward(root, path, *, max_frames: int | None = None, **options) ->
     page = path.suffix.lower() in (".html", ".htm")
     frames = _merge(frames, max_frames or (len(frames) if page else 60))
     if page:
-        # NOTE: "</" inside a <script> would end it early; JSON allows "<\/" for the same text.
-        data = json.dumps(frames).replace("</", "<\\/")
-        page = (_PAGE.replace("__TITLE__", "minigrad: backward pass")
-                .replace("__LAST__", str(len(frames))).replace("__DIM__", str(_DIM))
-                .replace("__FRAMES__", data).replace("__SVG__", svg))
+        fill = {"TITLE": "minigrad: backward pass", "LAST": str(len(frames)), "DIM": str(_DIM),
+                "FRAMES": _script_json(frames), "SVG": svg}
+        # one pass, so a node named like a placeholder ("__SVG__") is never filled in
+        page = re.sub(r"__([A-Z]+)__", lambda m: fill[m.group(1)], _PAGE)
         write_atomic(path, page.encode("utf-8"))
         return path
     path.mkdir(parents=True, exist_ok=True)
@@ -118,6 +117,13 @@ def animate_backward(root, path, *, max_frames: int | None = None, **options) ->
         style = ("<style>" + ",".join(f"#{i}" for i in dim) + f"{{opacity:{_DIM}}}</style>") if dim else ""
         write_atomic(path / f"frame_{k:03d}.svg", (svg[:head] + style + svg[head:]).encode("utf-8"))
     return path
+
+
+def _script_json(obj) -> str:
+    """``obj`` as JSON safe inside a <script>: '<', '>' and '&' written as \\u003c, \\u003e,
+    \\u0026 (the same string to JSON). A raw "</script>" would end the script early, and a raw
+    "<!--<script>" (a node named so) would make the browser read past the real end tag."""
+    return json.dumps(obj).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _merge(frames: list, n: int) -> list:

@@ -14,6 +14,9 @@ import numpy as np
 
 from minigrad import Tensor, Value, scope
 
+from .dot import to_dot
+from .notebook import inline_svg
+
 __all__ = ["ExplodedCell", "explode_cell"]
 
 _KINDS = {"RNNCell": "rnn", "LSTMCell": "lstm", "GRUCell": "gru"}
@@ -32,6 +35,10 @@ class ExplodedCell:
     def max_error(self) -> float:
         """The largest of ``errors``."""
         return max(self.errors.values(), default=0.0)
+
+    def _repr_svg_(self):
+        """Jupyter's picture: the scalar graph, titled with how well it matches the Tensor cell."""
+        return inline_svg(to_dot(self.root, title=f"largest |scalar - Tensor| difference: {self.max_error:.1e}"))
 
 
 def _leaves(name: str, arr: np.ndarray) -> list:
@@ -104,35 +111,28 @@ def _scalar_step(kind: str, cell, P: dict, x: list, s: list, H: int, D: int) -> 
     h = s[0]
     Wi, Wh, bi, bh = P["weight_ih"], P["weight_hh"], P["bias_ih"], P["bias_hh"]
 
-    def pre(gate: int) -> tuple:
-        rows = range(gate * H, (gate + 1) * H)
+    def pre(k: int) -> tuple:
+        rows = range(k * H, (k + 1) * H)
         return _affine(Wi, bi, x, rows, D), _affine(Wh, bh, h, rows, H)
 
+    def gate(k: int, name: str, fn) -> list:
+        """``name = fn(W_ih x + b_ih + W_hh h + b_hh)`` over the rows of gate ``k``, in its scope."""
+        with scope(name):
+            a, b = pre(k)
+            return _labelled(name, [fn(p + q) for p, q in zip(a, b)])
+
     if kind == "rnn":
-        with scope("h'"):
-            a, b = pre(0)
-            act = (lambda v: v.tanh()) if getattr(cell, "nonlinearity", "tanh") == "tanh" else (lambda v: v.relu())
-            return {"h'": _labelled("h'", [act(p + q) for p, q in zip(a, b)])}
+        return {"h'": gate(0, "h'", Value.tanh if getattr(cell, "nonlinearity", "tanh") == "tanh" else Value.relu)}
     if kind == "lstm":
         c = s[1]
-        gates = {}
-        for k, (name, fn) in enumerate((("i", Value.sigmoid), ("f", Value.sigmoid), ("g", Value.tanh),
-                                        ("o", Value.sigmoid))):
-            with scope(name):
-                a, b = pre(k)
-                gates[name] = _labelled(name, [fn(p + q) for p, q in zip(a, b)])
-        i, f, g, o = (gates[n] for n in "ifgo")
+        i, f, g, o = (gate(k, name, fn) for k, (name, fn) in enumerate(
+            (("i", Value.sigmoid), ("f", Value.sigmoid), ("g", Value.tanh), ("o", Value.sigmoid))))
         with scope("c'"):
             c2 = _labelled("c'", [f[j] * c[j] + i[j] * g[j] for j in range(H)])
         with scope("h'"):
             h2 = _labelled("h'", [o[j] * c2[j].tanh() for j in range(H)])
         return {"h'": h2, "c'": c2}
-    with scope("r"):
-        a, b = pre(0)
-        r = _labelled("r", [(p + q).sigmoid() for p, q in zip(a, b)])
-    with scope("z"):
-        a, b = pre(1)
-        z = _labelled("z", [(p + q).sigmoid() for p, q in zip(a, b)])
+    r, z = gate(0, "r", Value.sigmoid), gate(1, "z", Value.sigmoid)
     with scope("n"):
         a, b = pre(2)
         n = _labelled("n", [(p + rj * q).tanh() for p, q, rj in zip(a, b, r)])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minigrad.graph import toposort
+from minigrad import toposort
 
 __all__ = ["GradientFlow", "gradient_flow"]
 

@@ -3,17 +3,24 @@
 A label passes three parsers before it reaches a screen: DOT's lexer (quotes), graphviz's label
 reader (backslash escapes, HTML entities, record separators) and an XML parser reading the SVG.
 ``clean`` removes what XML cannot hold at all; ``quote`` and ``record_field`` escape for the
-other two layers.
+other two layers. Every label is cut to a sane length by ``clip`` first: graphviz refuses a quoted
+string of 16,384 bytes or more with a syntax error, and a line of thousands of characters is no
+picture anyway.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from urllib.parse import quote as _percent
 
 import numpy as np
 
-__all__ = ["clean", "quote", "record_field", "cluster_id", "fmt_mag", "fmt_shape", "fmt_values"]
+__all__ = ["clean", "clip", "quote", "record_field", "cluster_id", "fmt_mag", "fmt_shape", "fmt_values",
+           "MAX_LINE", "MAX_LABEL"]
+
+MAX_LINE = 160    # characters in one line of a label
+MAX_LABEL = 1000  # characters in a whole label; escaped, at most 5 bytes each, far below 16,384
 
 # Characters XML 1.0 allows (https://www.w3.org/TR/xml/#charsets); everything else, including
 # control characters and lone surrogates, is spelled out as a visible escape.
@@ -34,10 +41,18 @@ def clean(text) -> str:
     return _NOT_XML.sub(_spell, s)
 
 
+def clip(text: str) -> str:
+    """``text`` with each line cut to ``MAX_LINE`` characters and the whole to ``MAX_LABEL``,
+    an ellipsis marking every cut."""
+    lines = [line if len(line) <= MAX_LINE else line[:MAX_LINE - 1] + "…" for line in text.split("\n")]
+    s = "\n".join(lines)
+    return s if len(s) <= MAX_LABEL else s[:MAX_LABEL - 1] + "…"
+
+
 def _escape(text) -> str:
     # Order matters: backslashes first (graphviz reads \n, \l, \N... in labels), then quotes for
     # the lexer; '&' becomes an entity because graphviz decodes entities in every label.
-    s = clean(text).replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
+    s = clip(clean(text)).replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
     return s
 
 
@@ -53,8 +68,12 @@ def record_field(text) -> str:
 
 def cluster_id(path: str) -> str:
     """A quoted, unique DOT name for the cluster of scope ``path``; it is the cluster's
-    ``<title>`` in SVG, so it stays readable (``cluster_layer0/t=3``)."""
-    return '"cluster_' + _percent(clean(path), safe="/=._-~+,:()[]'*!@$^ ") + '"'
+    ``<title>`` in SVG, so it stays readable (``cluster_layer0/t=3``). A path too long for a label
+    is clipped and made unique again by a digest of the whole."""
+    s = clean(path)
+    if clip(s) != s:
+        s = f"{clip(s)}#{hashlib.sha256(path.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+    return '"cluster_' + _percent(s, safe="/=._-~+,:()[]'*!@$^ ") + '"'
 
 
 def fmt_mag(x: float) -> str:
