@@ -40,9 +40,14 @@ class scope(ModeSetting):
             raise ValueError(f"scope name must be non-empty and contain no '/', got {name!r}")
         self.name = name
 
+    field = "scope"
+
     def changed(self, current: Modes) -> Modes:
         path = current.scope
         return Modes(current.grad, current.anomaly, current.keep, f"{path}/{self.name}" if path else self.name)
+
+    def restored(self, current: Modes, saved: str) -> Modes:
+        return Modes(current.grad, current.anomaly, current.keep, saved)
 
 
 # The time-step convention: a step's nodes sit in a scope labelled ``t=<n>`` (at any depth).

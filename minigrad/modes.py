@@ -44,7 +44,7 @@ _MODES: ContextVar = ContextVar("minigrad_modes", default=Modes())
 modes = _MODES.get  # the current thread's Modes; each op calls it once
 
 # The undo records of the settings entered and not yet exited in this context, innermost first,
-# as a linked list of (key, undo, rest): ``key`` is the ContextVar a token resets, or another
+# as a linked list of (key, undo, rest): ``key`` is a Setting with the value it saved, or another
 # context manager's key with the object to exit.
 _UNDO: ContextVar = ContextVar("minigrad_undo", default=None)
 
@@ -75,8 +75,8 @@ def _pop(key, who: str) -> None:
 
 def _undo(record) -> None:
     key, undo = record[0], record[1]
-    if type(key) is ContextVar:
-        key.reset(undo)
+    if isinstance(key, Setting):
+        key.var.set(key.restored(key.var.get(), undo))
     else:
         undo.__exit__(None, None, None)
 
@@ -84,7 +84,9 @@ def _undo(record) -> None:
 class Setting(contextlib.ContextDecorator):
     """Base of the context managers (and decorators) that change one ``ContextVar``.
 
-    A subclass names the variable in ``var`` and defines ``changed(current) -> new value``.
+    A subclass names the variable in ``var`` and defines ``changed(current) -> new value``; one
+    that changes only part of the value also defines ``saved`` and ``restored``, so that leaving
+    blocks out of order restores only each block's own part.
     """
 
     var: ContextVar
@@ -93,13 +95,23 @@ class Setting(contextlib.ContextDecorator):
         """The value to hold inside the block, given the value outside it."""
         raise NotImplementedError
 
+    def saved(self, current):
+        """What to keep at entry for ``restored``: by default the whole value."""
+        return current
+
+    def restored(self, current, saved):
+        """The value after the block, given the value now and what ``saved`` kept."""
+        return saved
+
     def __enter__(self):
         var = self.var
-        _UNDO.set((var, var.set(self.changed(var.get())), _UNDO.get()))
+        current = var.get()
+        var.set(self.changed(current))
+        _UNDO.set((self, self.saved(current), _UNDO.get()))
         return self
 
     def __exit__(self, *exc) -> None:
-        _pop(self.var, type(self).__name__)
+        _pop(self, type(self).__name__)
 
 
 class ModeSetting(Setting):
@@ -113,6 +125,12 @@ class ModeSetting(Setting):
 
     def changed(self, current: Modes) -> Modes:
         return current.replace(**{self.field: self.mode})
+
+    def saved(self, current: Modes):
+        return getattr(current, self.field)
+
+    def restored(self, current: Modes, saved) -> Modes:
+        return current.replace(**{self.field: saved})
 
 
 class AnomalyError(RuntimeError):

@@ -125,16 +125,18 @@ def _activation(op: str, nonlinearity: str) -> tuple:
 
 @functools.lru_cache(maxsize=None)
 def _lstm_scales(H: int, dtype: np.dtype) -> tuple:
-    """(half, shift), each (4H,) and read-only: i, f, g, o = tanh(a * half) * half + shift.
+    """(half, shift, half**2), each (4H,) and read-only: i, f, g, o = tanh(a * half) * half + shift.
 
     sigmoid(a) = (1 + tanh(a/2)) / 2 gives half = shift = 1/2 for i, f, o; g = tanh(a) has
-    half = 1, shift = 0. One tanh over all four gates instead of three sigmoids and a tanh.
+    half = 1, shift = 0. One tanh over all four gates instead of three sigmoids and a tanh; and
+    each gate y's derivative is half**2 - (y - shift)**2 (y (1 - y), or 1 - y**2 for g).
     """
     half = np.full(4 * H, 0.5, dtype=dtype)
     half[2 * H:3 * H] = 1
     shift = 1 - half
-    half.flags.writeable = shift.flags.writeable = False
-    return half, shift
+    square = half * half
+    half.flags.writeable = shift.flags.writeable = square.flags.writeable = False
+    return half, shift, square
 
 
 def _lstm_step_(a: np.ndarray, c: np.ndarray, c_new: np.ndarray, tmp: np.ndarray) -> None:
@@ -144,7 +146,7 @@ def _lstm_step_(a: np.ndarray, c: np.ndarray, c_new: np.ndarray, tmp: np.ndarray
     c_new (B, H) <- c' = f * c + i * g; tmp (B, H) is scratch.
     """
     H = c.shape[-1]
-    half, shift = _lstm_scales(H, a.dtype)
+    half, shift, _ = _lstm_scales(H, a.dtype)
     a *= half
     np.tanh(a, out=a)
     a *= half
@@ -168,12 +170,14 @@ def _lstm_factors(a: np.ndarray, c: np.ndarray, out: np.ndarray) -> np.ndarray:
     out[..., k, :] is gate k's factor: the caller multiplies by dc' (gates i, f, g) and do.
     """
     H = c.shape[-1]
-    i, f, g, o = (a[..., k * H:(k + 1) * H] for k in range(4))
-    Ki, Kf, Kg, Ko = (out[..., k, :] for k in range(4))
-    np.multiply(_dsig_(i, Ki), g, out=Ki)
-    np.multiply(_dsig_(f, Kf), c, out=Kf)
-    np.multiply(_dtanh_(g, Kg), i, out=Kg)
-    _dsig_(o, Ko)
+    _, shift, square = _lstm_scales(H, a.dtype)
+    d = out.reshape(a.shape)  # the four gates' derivatives side by side, (..., 4H)
+    np.subtract(a, shift, out=d)
+    np.square(d, out=d)
+    np.subtract(square, d, out=d)
+    out[..., 0, :] *= a[..., 2 * H:3 * H]  # g
+    out[..., 1, :] *= c
+    out[..., 2, :] *= a[..., :H]  # i
     return out
 
 
@@ -232,7 +236,7 @@ def _input_grad(need: bool, da: np.ndarray, options: dict):
     """The gradient for ``ax``: ``da``, or only step t's slice of all steps' ax (an ``At``)."""
     if not need:
         return None
-    t = options.get("t")
+    t = options["t"]
     return da if t is None else At(t, da)
 
 
@@ -371,17 +375,15 @@ def _inputs(w_hh, b_hh) -> tuple:
     return (w_hh,) if b_hh is None else (w_hh, b_hh)
 
 
-def _options(t) -> dict:
-    return {} if t is None else {"t": t}
-
-
 def rnn_step(ax, h, w_hh, b_hh=None, nonlinearity: str = "tanh", t: int | None = None) -> mg.Tensor:
     """The Elman recurrence as one node: ax (B, H) = x W_ih^T + b_ih, h (B, H) -> h' (B, H).
 
     With ``t``, ``ax`` holds every step's input half (T, B, H) and step t's is used: the node
     reads its slice itself, and sends its gradient to that slice only.
     """
-    return RNNStep.apply(ax, h, *_inputs(w_hh, b_hh), nonlinearity=nonlinearity, **_options(t))
+    if b_hh is None:
+        return RNNStep.apply(ax, h, w_hh, nonlinearity=nonlinearity, t=t)
+    return RNNStep.apply(ax, h, w_hh, b_hh, nonlinearity=nonlinearity, t=t)
 
 
 def lstm_step(ax, h, c, w_hh, b_hh=None, t: int | None = None) -> tuple:
@@ -390,7 +392,7 @@ def lstm_step(ax, h, c, w_hh, b_hh=None, t: int | None = None) -> tuple:
     ax (B, 4H) = x W_ih^T + b_ih (or every step's (T, B, 4H) with ``t``, see ``rnn_step``);
     h, c, h', c' (B, H).
     """
-    packed = LSTMStep.apply(ax, h, c, *_inputs(w_hh, b_hh), **_options(t))
+    packed = LSTMStep.apply(ax, h, c, *_inputs(w_hh, b_hh), t=t)
     c2 = packed[:, h.shape[-1]:]
     return LSTMHidden.apply(packed, c2), c2
 
@@ -398,4 +400,4 @@ def lstm_step(ax, h, c, w_hh, b_hh=None, t: int | None = None) -> tuple:
 def gru_step(ax, h, w_hh, b_hh=None, t: int | None = None) -> mg.Tensor:
     """The GRU recurrence as one node: ax (B, 3H) = x W_ih^T + b_ih (or every step's with ``t``,
     see ``rnn_step``), h (B, H) -> h' (B, H)."""
-    return GRUStep.apply(ax, h, *_inputs(w_hh, b_hh), **_options(t))
+    return GRUStep.apply(ax, h, *_inputs(w_hh, b_hh), t=t)
