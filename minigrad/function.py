@@ -192,31 +192,43 @@ class _Terms:
     def __init__(self, dense=None):
         self.products, self.sums, self.dense, self.owned = [], [], dense, False
 
-    def value(self, stacked: dict) -> np.ndarray:
-        """The finished gradient: each kind of term stacked row-wise and reduced once.
-
-        ``stacked`` caches concatenated factors for the pass: a bias and its weight are sent the
-        same left factors (dL/da), which are then stacked once.
-        """
+    def value(self) -> np.ndarray:
+        """The finished gradient: the products formed over stacked rows, the sums reduced."""
         total = self.dense
         if self.products:
-            p = self.products
-            part = (p[0].value() if len(p) == 1 else
-                    np.dot(_stack([d.left for d in p], stacked).T, _stack([d.right for d in p], stacked)))
+            part = _product(self.products)
             total = part if total is None else total + part
-        if self.sums:
-            s = self.sums
-            part = s[0].value() if len(s) == 1 else np.add.reduce(_stack([d.left for d in s], stacked), 0)
+        for d in self.sums:
+            part = np.add.reduce(d.left, 0)
             total = part if total is None else total + part
         return total
 
 
-def _stack(rows: list, cache: dict) -> np.ndarray:
-    key = tuple(map(id, rows))
-    out = cache.get(key)
-    if out is None:
-        out = cache[key] = np.concatenate(rows)
-    return out
+# The stacked factors of one product are formed in chunks of at most this many bytes: one product
+# over all rows is what makes many small ones fast, but a copy of all of them at once would add
+# the size of every step's dL/da to the peak memory of a backward pass.
+CHUNK_BYTES = 4 << 20
+
+
+def _product(terms: list) -> np.ndarray:
+    """sum_k left_k.T @ right_k as few products as the chunk budget allows."""
+    if len(terms) == 1:
+        return terms[0].value()
+    total = None
+    start = 0
+    while start < len(terms):
+        size, stop = 0, start
+        while stop < len(terms) and (stop == start or size + terms[stop].left.nbytes <= CHUNK_BYTES):
+            size += terms[stop].left.nbytes
+            stop += 1
+        chunk = terms[start:stop]
+        if len(chunk) == 1:
+            part = chunk[0].value()
+        else:
+            part = np.dot(np.concatenate([d.left for d in chunk]).T, np.concatenate([d.right for d in chunk]))
+        total = part if total is None else np.add(total, part, out=total)
+        start = stop
+    return total
 
 
 def _accumulate(t, g: np.ndarray, fresh: bool) -> None:
@@ -253,14 +265,13 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
     # Tensors whose pending gradient is an array this pass allocated: only those are added into
     # in place; any other array may be shared with another branch (lesson 6).
     owned = set()
-    stacked: dict = {}
     pop = pending.pop
     for t in reversed(toposort(root)):
         fn = t._ctx
         g = pop(t, None)
         if g is not None:
             if type(g) is _Terms:
-                g, fresh = g.value(stacked), True
+                g, fresh = g.value(), True
             else:
                 fresh = t in owned
             if t._hooks:
