@@ -19,7 +19,7 @@ from zoo import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, gradient_shares, ker
 
 KINDS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 LAYERS = {"rnn_tanh": (RNN, {}), "rnn_relu": (RNN, {"nonlinearity": "relu"}), "lstm": (LSTM, {}), "gru": (GRU, {})}
-MODES = (True, False)
+MODES = (True, False, "sequence")
 PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
@@ -211,7 +211,7 @@ def test_cells_step_fused_by_default_and_decoders_inherit_the_layer_setting():
 
 def test_fused_option_is_checked_and_shown():
     for bad in ("yes", "cell", 1, None):
-        with pytest.raises(ValueError, match=f"fused must be True .* or False .*, got {re.escape(repr(bad))}"):
+        with pytest.raises(ValueError, match=f"fused must be True .*, False .* or 'sequence' .*, got {re.escape(repr(bad))}"):
             LSTM(2, 3, fused=bad)
     with pytest.raises(ValueError, match="fused must be"):
         zoo.fusion(None)
@@ -282,8 +282,9 @@ def test_every_mode_gives_the_same_outputs_and_gradients(kind, layers, bi, bf, h
         if loss.requires_grad:
             loss.backward()
         results.append(([o.data for o in outputs], grads([xt, *hxt, *model.parameters()])))
-    assert_all_close(results[1][0], results[0][0], 1e-12, 1e-13, "values")
-    assert_all_close(results[1][1], results[0][1], 1e-11, 1e-12, "gradients")
+    for fused, (values, gradients) in zip(MODES[1:], results[1:]):
+        assert_all_close(values, results[0][0], 1e-12, 1e-13, f"fused={fused!r} values")
+        assert_all_close(gradients, results[0][1], 1e-11, 1e-12, f"fused={fused!r} gradients")
 
 
 def test_gradient_shares_are_the_same_in_every_mode():
@@ -296,8 +297,9 @@ def test_gradient_shares_are_the_same_in_every_mode():
         out, h_n = gru(mg.Tensor(x), lengths=[5, 3])
         shares.append(gradient_shares((out * out).sum() + h_n.sum(), gru))
     for name in shares[0].steps:
-        np.testing.assert_allclose(shares[1].steps[name], shares[0].steps[name], rtol=1e-12, atol=1e-14, err_msg=name)
-        np.testing.assert_allclose(shares[1].other[name], shares[0].other[name], atol=1e-14, err_msg=name)
+        for other in shares[1:]:
+            np.testing.assert_allclose(other.steps[name], shares[0].steps[name], rtol=1e-12, atol=1e-14, err_msg=name)
+            np.testing.assert_allclose(other.other[name], shares[0].other[name], atol=1e-14, err_msg=name)
         np.testing.assert_allclose(shares[1].total(name), dict(gru.named_parameters())[name].grad.data,
                                    rtol=1e-12, atol=1e-14)
     assert np.abs(shares[0].steps["weight_hh_l0"][1:]).min(axis=(1, 2)).max() > 0

@@ -19,12 +19,12 @@ KINDS = {
 }
 # (num_layers, bidirectional, batch_first, initial state given, lengths given)
 CONFIGS = list(itertools.product([1, 2], [False, True], [False, True], [False, True], [False, True]))
-# fused=: one fused node per step (default), or every op of every step
-MODES = (True, False)
+# fused=: one fused node per step (default), every op of every step, one node per layer (opt-in)
+MODES = (True, False, "sequence")
 
 
 def mode_id(fused):
-    return {True: "cells", False: "ops"}[fused]
+    return {True: "cells", False: "ops", "sequence": "seq"}[fused]
 
 
 def config_id(c):
@@ -315,7 +315,7 @@ STEP_SCOPE = re.compile(r"^layer(\d+)/(fwd|bwd)/t=(\d+)$")
 OUTSIDE_STEPS = re.compile(r"^(layer\d+/(fwd|bwd):(linear|stack)|layer\d+:cat|:stack|:getitem)$")
 
 
-@pytest.mark.parametrize("fused", MODES, ids=mode_id)
+@pytest.mark.parametrize("fused", [True, False], ids=mode_id)
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
 def test_every_step_node_carries_its_layer_direction_and_step(kind, fused):
     model = make(kind, 2, 3, layers=2, bi=True, fused=fused)
@@ -331,7 +331,7 @@ def test_every_step_node_carries_its_layer_direction_and_step(kind, fused):
     assert seen == {f"layer{layer}/{d}/t={t}" for layer in range(2) for d in ("fwd", "bwd") for t in range(4)}
 
 
-@pytest.mark.parametrize("fused", MODES, ids=mode_id)
+@pytest.mark.parametrize("fused", [True, False], ids=mode_id)
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
 def test_each_direction_projects_all_its_inputs_with_one_matrix_product(kind, fused):
     model = make(kind, 2, 3, layers=2, bi=True, fused=fused)
@@ -365,3 +365,21 @@ def test_step_states_are_returned_and_keep_their_gradients(kind, fused):
     assert np.abs(steps.grads("h", 0, 0)).min() > 0  # lower layers receive gradient at every step
     if kind == "lstm":
         assert steps.grads("c", 0, 1).shape == (T, B, H)
+
+
+@pytest.mark.parametrize("fused", MODES, ids=mode_id)
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_batch_of_zero_sequences_gives_empty_outputs_and_zero_gradients(kind, fused):
+    model = make(kind, 3, 4, layers=2, bi=True, fused=fused)
+    out, state = model(mg.zeros(5, 0, 3, dtype=np.float64))
+    assert out.shape == (5, 0, 8) and all(s.shape == (4, 0, 4) for s in flat_state(state))
+    (out.sum() + sum(s.sum() for s in flat_state(state))).backward()
+    assert all(not p.grad.data.any() for p in model.parameters())
+
+
+def test_parameters_carry_their_pytorch_names_for_drawings():
+    model = make("lstm", 2, 3, layers=2, bi=True)
+    assert [p.name for p in model.parameters()] == [n for n, _ in model.named_parameters()]
+    out, _ = model(mg.Tensor(np.ones((3, 1, 2))))
+    leaves = {n.name for n in mg.toposort(out.sum()) if not n.parents and n.requires_grad}
+    assert {"weight_hh_l0", "weight_hh_l1_reverse", "bias_ih_l0"} <= leaves

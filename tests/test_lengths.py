@@ -9,7 +9,7 @@ import minigrad as mg
 from zoo import GRU, LSTM, RNN, masked_cross_entropy, masked_mean, sequence_mask, unroll
 
 LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-MODES = (True, False)  # fused=: one fused node per step, or every op
+MODES = (True, False, "sequence")  # fused=: one fused node per step, every op, one node per layer
 
 
 def flat(state):

@@ -54,6 +54,8 @@ def gradient_shares(loss: mg.Tensor, params) -> GradientShares:
     ``x W_ih^T`` over (T, B, D) - is split by the step that read each part of its result: its
     backward is linear in the gradient it receives, so running it on what step t sent gives step
     t's share. Whatever remains is ``other`` (e.g. an output layer applied to all steps at once).
+    An opt-in sequence node (``fused="sequence"``: one node per layer and direction) splits its
+    own contribution by step (its ``step_grads``).
     """
     if isinstance(params, Module):
         named = list(params.named_parameters())
@@ -64,7 +66,9 @@ def gradient_shares(loss: mg.Tensor, params) -> GradientShares:
     uses = edge_gradients(loss, [p for _, p in named])
     order = mg.toposort(loss)
     T = 1 + max((t for t in map(mg.step_of, (n.scope for n in order)) if t is not None), default=-1)
+    T = max([T] + [n.grad_fn.T for n in order if hasattr(n.grad_fn, "step_grads")])
     readers = _Readers(order)
+    split_nodes = {}  # id(sequence node) -> its gradient split by step, per input
     shares = GradientShares()
     for (name, p), per in zip(named, uses):
         steps = np.zeros((T,) + p.shape, dtype=p.dtype)
@@ -74,6 +78,13 @@ def gradient_shares(loss: mg.Tensor, params) -> GradientShares:
             if t is not None:
                 steps[t] += g
                 continue
+            if hasattr(node.grad_fn, "step_grads"):
+                if id(node) not in split_nodes:
+                    split_nodes[id(node)] = node.grad_fn.step_grads(node.grad.data)
+                by_step = _rows_for(split_nodes[id(node)], node, p)
+                if by_step is not None:
+                    steps[:len(by_step)] += by_step
+                    continue
             split = _split_by_reader(node, p, T, readers)
             if split is None:
                 other += g
@@ -82,6 +93,15 @@ def gradient_shares(loss: mg.Tensor, params) -> GradientShares:
                 other += split[1]
         shares.steps[name], shares.other[name] = steps, other
     return shares
+
+
+def _rows_for(per_input: tuple, node, p):
+    """What a sequence node sent to ``p``, by step (T, *p.shape); None for an input it does not
+    split (the input sequence, which is not shared across steps)."""
+    rows = [per_input[i] for i, q in enumerate(node.parents) if q is p]
+    if any(r is None for r in rows):
+        return None
+    return sum(rows[1:], rows[0])
 
 
 class _Readers:

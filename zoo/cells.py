@@ -22,7 +22,7 @@ import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad.nn import Module, Parameter, init
 
-from . import fusing, kernels
+from . import fusing, kernels, sequence
 
 __all__ = ["CellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -113,6 +113,12 @@ class CellBase(Module):
         hand-derived backward (``zoo.kernels``)."""
         raise NotImplementedError
 
+    def fused_sequence(self, xs: mg.Tensor, state, *, mask=None, reverse: bool = False) -> tuple:
+        """The cell over a whole sequence ``xs`` (T, B, D) as one node (``zoo.sequence``, opt-in):
+        ``(outputs (T, B, H), state)``; ``mask`` (T, B) bool marks real steps, ``reverse`` runs
+        from the last step to the first. What ``unroll`` computes, without the steps in the graph."""
+        raise NotImplementedError
+
     def output(self, state) -> mg.Tensor:
         """The part of the state a layer emits at each step: ``h``."""
         return state
@@ -150,6 +156,9 @@ class CellBase(Module):
             raise TypeError(f"{type(self).__name__}: hidden state dtype {s.dtype} differs from the parameters' "
                             f"{self.weight_hh.dtype}")
         return s
+
+    def _weights(self) -> tuple:
+        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
 
     def _hh(self, h: mg.Tensor) -> mg.Tensor:
         """W_hh h + b_hh for a batch of row vectors, one node."""
@@ -217,6 +226,9 @@ class RNNCell(CellBase):
 
     def fused_recurrence(self, ax, h, t=None):
         return kernels.rnn_step(ax, h, self.weight_hh, self.bias_hh, self.nonlinearity, t)
+
+    def fused_sequence(self, xs, h, *, mask=None, reverse=False):
+        return sequence.rnn_sequence(xs, h, *self._weights(), self.nonlinearity, reverse=reverse, mask=mask)
 
     def extra_repr(self) -> str:
         extra = "" if self.nonlinearity == "tanh" else ", nonlinearity='relu'"
@@ -287,6 +299,11 @@ class LSTMCell(CellBase):
         h, c = state
         return kernels.lstm_step(ax, h, c, self.weight_hh, self.bias_hh, t)
 
+    def fused_sequence(self, xs, state, *, mask=None, reverse=False):
+        h, c = state
+        out, h_n, c_n = sequence.lstm_sequence(xs, h, c, *self._weights(), reverse=reverse, mask=mask)
+        return out, (h_n, c_n)
+
     def extra_repr(self) -> str:
         extra = "" if self.forget_bias is None else f", forget_bias={self.forget_bias}"
         return super().extra_repr() + extra
@@ -319,6 +336,9 @@ class GRUCell(CellBase):
 
     def fused_recurrence(self, ax, h, t=None):
         return kernels.gru_step(ax, h, self.weight_hh, self.bias_hh, t)
+
+    def fused_sequence(self, xs, h, *, mask=None, reverse=False):
+        return sequence.gru_sequence(xs, h, *self._weights(), reverse=reverse, mask=mask)
 
 
 # helpers ----------------------------------------------------------------------------------------

@@ -1,10 +1,16 @@
-"""How much of a recurrent step the zoo records as one node: the ``fused`` option and its cap.
+"""How much of a recurrent layer the zoo records as one node: the ``fused`` option and its cap.
 
-Every cell, layer and model takes ``fused`` (default ``True``): each time step's recurrence is
-one fused node (``zoo.kernels``); ``False`` records every primitive op of the cell's equations.
-Either way every step is in the graph, tagged ``layer{l}/{fwd|bwd}/t={t}``. ``fusion(False)``
-(also ``unfused()``) caps it inside a block, per thread: what viz draws in detail. ``resolve`` is
-the one place a ``fused`` value meets the cap; loops call it once per forward.
+Every cell, layer and model takes ``fused``:
+
+* ``True`` (default): each time step's recurrence is one fused node (``zoo.kernels``);
+* ``False``: every primitive op of the cell's equations;
+* ``"sequence"`` (opt-in, layers only): each layer and direction is one node with hand-written
+  BPTT (``zoo.sequence``): faster where the per-step graph's cost per node shows (batch 1), but
+  the graph has no time steps.
+
+With ``True`` and ``False`` every step is in the graph, tagged ``layer{l}/{fwd|bwd}/t={t}``.
+``fusion(mode)`` (also ``unfused()``) caps it inside a block, per thread. ``resolve`` is the one
+place a ``fused`` value meets the cap; loops call it once per forward.
 """
 from __future__ import annotations
 
@@ -12,38 +18,42 @@ from contextvars import ContextVar
 
 from minigrad.modes import Setting
 
-__all__ = ["fusion", "unfused", "check", "resolve"]
+__all__ = ["fusion", "unfused", "check", "resolve", "SEQUENCE"]
 
-_CAP: ContextVar = ContextVar("zoo_fusion", default=True)
+SEQUENCE = "sequence"
+_LEVEL = {False: 0, True: 1, SEQUENCE: 2}  # check() lets only these through (1 and 0 do not pass)
+_CAP: ContextVar = ContextVar("zoo_fusion", default=SEQUENCE)
 
 
-def check(fused) -> bool:
-    """``fused`` if it is True or False; a ValueError naming it otherwise (also 1, 0, "cell")."""
-    # NOTE: by identity, so that 1 and 0 do not pass for True and False
-    if fused is True or fused is False:
+def check(fused):
+    """``fused`` if it is True, False or "sequence"; a ValueError naming it otherwise."""
+    if fused is True or fused is False or (isinstance(fused, str) and fused == SEQUENCE):
         return fused
-    raise ValueError(f"fused must be True (one node per time step) or False (every op), got {fused!r}")
+    raise ValueError(f"fused must be True (one node per time step), False (every op) or 'sequence' "
+                     f"(one node per layer), got {fused!r}")
 
 
-def resolve(fused: bool) -> bool:
-    """Whether to fuse now: ``fused`` lowered by the innermost ``fusion`` block."""
-    return fused and _CAP.get()
+def resolve(fused):
+    """``fused`` lowered by the innermost ``fusion`` block: False, True or "sequence"."""
+    cap = _CAP.get()
+    return fused if _LEVEL[fused] <= _LEVEL[cap] else cap
 
 
 class fusion(Setting):
     """Cap how far zoo cells and layers fuse, inside a ``with`` block (or a decorated function).
 
     ``fusion(False)`` (also ``unfused()``): every cell step is recorded op by op, the graph viz
-    draws in detail. ``fusion(True)``: the default, one fused node per step. A block overrides
-    the blocks around it; a model's own ``fused=False`` is never raised.
+    draws in detail. ``fusion(True)``: at most one fused node per step (an opt-in
+    ``fused="sequence"`` layer steps too). ``fusion("sequence")``: no cap, the default.
+    A block overrides the blocks around it; a model's own setting is never raised.
     """
 
     var = _CAP
 
-    def __init__(self, mode: bool = True):
+    def __init__(self, mode=True):
         self.mode = check(mode)
 
-    def changed(self, current: bool) -> bool:
+    def changed(self, current):
         return self.mode
 
 

@@ -14,7 +14,9 @@ Every layer and direction runs ``zoo.unroll``: the input half of all steps is on
 over (T*B, D), then one fused node per step (default) or every op of the cell's equations
 (``fused=False``, or inside ``zoo.unfused()``), tagged ``layer{l}/{fwd|bwd}/t={t}``. The weight
 gradients of all steps are formed as one product each by the engine (``minigrad.Deferred``).
-Both levels compute the same numbers (to round-off) and the same gradients.
+Opt-in, ``fused="sequence"`` runs each layer and direction as one node with hand-written BPTT
+(``zoo.sequence``; with ``return_states`` it steps). All compute the same numbers (to
+round-off) and the same gradients.
 """
 from __future__ import annotations
 
@@ -131,6 +133,8 @@ class RNNBase(Module):
             step_mask = None
         states0 = self._initial_states(hx, B, unbatched, x.dtype)
         fused = fusing.resolve(self.fused)  # the one resolution of this forward
+        if fused == fusing.SEQUENCE and return_states:
+            fused = True  # per-step states need per-step nodes
         xs = x.transpose(0, 1) if time_axis else x  # (T, B, D): unroll runs time-major
         finals, kept = [], []
         for layer in range(self.num_layers):
@@ -140,9 +144,15 @@ class RNNBase(Module):
                         xs = F.dropout(xs, self.dropout, training=True)
                 outs = []
                 for k in range(self.directions):
+                    cell, state0 = self.cell(layer, k), states0[layer * self.directions + k]
                     with mg.scope(DIRECTIONS[k]):
-                        run = unroll(self.cell(layer, k), xs, states0[layer * self.directions + k], mask=step_mask,
-                                     reverse=k == 1, keep_states=return_states, fused=fused)
+                        if fused == fusing.SEQUENCE and not return_states:  # opt-in: one node, no steps
+                            out, state = cell.fused_sequence(xs, state0, mask=step_mask, reverse=k == 1)
+                            outs.append(out)
+                            finals.append(state)
+                            continue
+                        run = unroll(cell, xs, state0, mask=step_mask, reverse=k == 1, keep_states=return_states,
+                                     fused=bool(fused))
                         outs.append(mg.stack(run.outputs))  # (T, B, H)
                     finals.append(run.state)
                     kept.append(run.states)
