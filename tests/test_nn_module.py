@@ -294,3 +294,36 @@ def test_parameter_basics():
     assert repr(p).startswith("Parameter(")
     assert not Parameter(np.zeros(2), requires_grad=False).requires_grad
     assert Parameter(2.0).shape == ()
+
+
+def test_parameters_are_named_as_the_outermost_module_names_them():
+    from minigrad.nn import Embedding, Linear, Module, ModuleList, Sequential
+
+    class Inner(Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = Linear(2, 3)
+
+    class Outer(Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = Inner()
+            self.embed = Embedding(5, 3)
+            self.blocks = ModuleList([Linear(3, 3)])
+            self.seq = Sequential(Linear(3, 2))
+            self.head = Linear(3, 5)
+            self.head.weight = self.embed.weight  # tied: keeps its first name
+            self.blocks.append(Linear(3, 3))  # appended later: named when Outer is attached below
+
+    class Top(Module):
+        def __init__(self):
+            super().__init__()
+            self.model = Outer()
+
+    top = Top()
+    assert {p.name for p in top.parameters()} == {n for n, _ in top.named_parameters()}
+    assert top.model.head.weight.name == "model.embed.weight"
+    mine = Parameter(np.zeros(2))
+    mine.name = "kept"
+    top.model.extra = mine
+    assert mine.name == "kept"
