@@ -7,7 +7,7 @@ PY     := $(BIN)/python
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: demo test test-slow bench experiment dot clean
+.PHONY: demo test test-oracle test-slow bench experiment dot clean
 
 demo: dot $(VENV)/.installed
 	$(PY) -m rnnlab.demo --out out $(DEMO_FLAGS)
@@ -15,11 +15,16 @@ demo: dot $(VENV)/.installed
 test: dot $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
+# the same suite with PyTorch installed, so the oracle tests (skipped without torch) run too
+test-oracle: dot $(VENV)/.installed-oracle
+	$(PY) -m pytest -q
+
 test-slow: dot $(VENV)/.installed-test
 	$(PY) -m pytest -q -m slow
 
-bench: $(VENV)/.installed
-	$(PY) -m bench
+# OpenBLAS picks its own kernel here, as on users' machines (see bench/RESULTS.md for both settings)
+bench: $(VENV)/.installed-bench
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) -m bench
 
 # the adding problem across cells and lengths (about 30 minutes on two cores)
 experiment: $(VENV)/.installed
@@ -35,6 +40,14 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[test,plot]'
+	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[plot,bench]'
+	touch $@
+
+$(VENV)/.installed-oracle: pyproject.toml $(VENV)/.installed-test
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[test,plot,oracle]'
 	touch $@
 
 # graphviz's `dot` binary renders the SVGs; install Debian's package when it is missing.

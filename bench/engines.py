@@ -10,6 +10,8 @@ modules (what users of each library run; PyTorch's recurrent modules are fused k
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 import minigrad as mg
@@ -18,8 +20,10 @@ from minigrad.nn.utils import clip_grad_value_
 
 from .harness import Impl
 
+SEQUENCE = "minigrad fused='sequence'"
+
 __all__ = [
-    "MinigradEngine", "TorchEngine", "Trainer", "assemble", "rnn_cell", "lstm_cell", "trainable", "rnn_state",
+    "SEQUENCE", "MinigradEngine", "TorchEngine", "Trainer", "assemble", "rnn_cell", "lstm_cell", "trainable", "rnn_state",
     "freeze_bias_hh", "rnn_grads",
 ]
 
@@ -44,14 +48,17 @@ def lstm_cell(x, h, c, Wx, Wh, b):
 
 
 class MinigradEngine:
-    """minigrad as a user runs it: ``zoo`` layers, ``minigrad.nn``, ``F.cross_entropy``, ``minigrad.optim``."""
+    """minigrad as a user runs it: ``zoo`` layers, ``minigrad.nn``, ``F.cross_entropy``, ``minigrad.optim``.
+
+    ``fused``: the zoo layers' setting (the default, one node per step; or the opt-in "sequence").
+    """
 
     name = "minigrad"
 
-    def __init__(self):
+    def __init__(self, fused=True):
         import zoo
         self.Embedding, self.Linear = mg.nn.Embedding, mg.nn.Linear
-        self.RNN, self.LSTM = zoo.RNN, zoo.LSTM
+        self.RNN, self.LSTM = functools.partial(zoo.RNN, fused=fused), functools.partial(zoo.LSTM, fused=fused)
 
     def dtype(self, name: str):
         return np.dtype(name)
@@ -231,8 +238,9 @@ class Trainer:
 
 def assemble(params: dict, batch, manual_loss, module_model, optimizer: tuple, numpy_impls: list, torch=None,
              clip: float | None = None, carry_state: bool = False, notes: tuple = ("", "")) -> list:
-    """A workload's implementations in display order: minigrad with its modules (the headline) and
-    with a manual cell, the numpy references, then PyTorch's fused modules and manual cell.
+    """A workload's implementations in display order: minigrad with its modules (the headline: the
+    default unrolled graph), with the opt-in sequence kernels and with a manual cell, the numpy
+    references, then PyTorch's fused modules and manual cell.
 
     ``manual_loss`` is a ``loss_fn`` over the canonical parameters; ``module_model(E)`` builds the
     engine's modules on the canonical weights and returns ``(params, loss_fn, canonical)``. Every
@@ -246,7 +254,8 @@ def assemble(params: dict, batch, manual_loss, module_model, optimizer: tuple, n
         p, loss_fn, canonical = module_model(E)
         return Trainer(E, p, loss_fn, batch, optimizer, clip, carry_state, canonical)
 
-    impls = [modules(MinigradEngine()).impl("minigrad", notes[0]),
+    impls = [modules(MinigradEngine()).impl("minigrad", notes[0] + " (default: one node per step)"),
+             modules(MinigradEngine("sequence")).impl(SEQUENCE, "fused='sequence': one node per layer (opt-in)"),
              manual(MinigradEngine()).impl("minigrad manual cell", "the cell as Tensor ops"), *numpy_impls]
     if torch is not None:
         E = TorchEngine(torch)
