@@ -106,24 +106,6 @@ def test_backward_can_run_again_and_step_grads_sum_to_it(kind, reverse, mask):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("reverse, mask", [(False, False), (True, False), (False, True), (True, True)])
-def test_backward_can_run_again_and_step_grads_sum_to_it(kind, reverse, mask):
-    """backward reads its saved buffers without changing them (viz and gradient_flow run it
-    again), and step_grads splits each shared input's gradient into what each step sent."""
-    packed, inputs = sequence_node(kind, np.float64, reverse=reverse, mask=mask)
-    g = np.random.default_rng(1).standard_normal(packed.shape)
-    fn = packed.grad_fn
-    first, again = fn.backward(g), fn.backward(g)
-    for a, b in zip(first, again):
-        np.testing.assert_array_equal(a, b)
-    split = fn.step_grads(g)
-    assert split[0] is None  # the input sequence is not shared across steps
-    for k, (total, by_step) in enumerate(zip(first[1:], split[1:]), start=1):
-        assert by_step.shape == (fn.T,) + inputs[k].shape
-        np.testing.assert_allclose(by_step.sum(axis=0), total, rtol=1e-12, atol=1e-14, err_msg=f"input {k}")
-
-
-@pytest.mark.parametrize("kind", KINDS)
 def test_sequence_kernels_keep_float32(kind):
     packed, _ = sequence_node(kind, np.float32)
     assert packed.dtype == np.float32

@@ -59,10 +59,16 @@ def _check(op: str, G: int, ax, states, w_hh, bias) -> None:
         return
     names = ("ax",) + ("h", "c")[:len(states)] + ("weight_hh",) + (() if bias is None else ("bias_hh",))
     arrays = (ax, *states, w_hh) + (() if bias is None else (bias,))
+    _refuse(op, names, arrays, fits, f"ax (B, {G}H), {' and '.join(names[1:1 + len(states)])} (B, H), "
+                                     f"weight_hh ({G}H, H), bias_hh ({G}H,)")
+
+
+def _refuse(op: str, names: tuple, arrays: tuple, fits: bool, expected: str):
+    """Raise the error a failed check found: ShapeError listing every input's shape and what was
+    expected, or (the shapes fitting) TypeError listing every dtype."""
     if not fits:
         got = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
-        raise ShapeError(f"{op}: got {got}; expected ax (B, {G}H), {' and '.join(names[1:1 + len(states)])} "
-                         f"(B, H), weight_hh ({G}H, H), bias_hh ({G}H,)")
+        raise ShapeError(f"{op}: got {got}; expected {expected}")
     got = ", ".join(f"{n} {a.dtype}" for n, a in zip(names, arrays))
     raise TypeError(f"{op}: the inputs, states and parameters need one dtype (no silent casts), got {got}")
 

@@ -25,7 +25,7 @@ import numpy as np
 import minigrad as mg
 from minigrad import Function, ShapeError
 
-from .kernels import _activation, _dtanh_, _gru_factors, _gru_step_, _lstm_factors, _lstm_step_
+from .kernels import _activation, _dtanh_, _gru_factors, _gru_step_, _lstm_factors, _lstm_step_, _refuse
 
 __all__ = ["RNNSequence", "LSTMSequence", "GRUSequence", "rnn_sequence", "lstm_sequence", "gru_sequence"]
 
@@ -47,12 +47,8 @@ def _check(op: str, G: int, X, states, w_ih, w_hh, biases) -> None:
         return
     arrays = (X, *states, w_ih, w_hh, *biases)
     names = ("X",) + ("h0", "c0")[:len(states)] + ("weight_ih", "weight_hh", "bias_ih", "bias_hh")[:2 + len(biases)]
-    if not fits:
-        got = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
-        raise ShapeError(f"{op}: got {got}; expected X (T, B, D), {' and '.join(names[1:1 + len(states)])} "
-                         f"(B, H), weight_ih ({G}H, D), weight_hh ({G}H, H), biases ({G}H,)")
-    got = ", ".join(f"{n} {a.dtype}" for n, a in zip(names, arrays))
-    raise TypeError(f"{op}: the input, state(s) and parameters need one dtype (no silent casts), got {got}")
+    _refuse(op, names, arrays, fits, f"X (T, B, D), {' and '.join(names[1:1 + len(states)])} (B, H), "
+                                     f"weight_ih ({G}H, D), weight_hh ({G}H, H), biases ({G}H,)")
 
 
 def _affine_grads(need, x, h, w_ih, w_hh, da_i, da_h) -> list:
