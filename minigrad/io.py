@@ -11,10 +11,18 @@ code.
 
 Writes are atomic: a temporary file in the same folder is written, flushed and fsynced, then
 renamed over the target (``os.replace``) and the folder fsynced, so an interrupted save leaves
-the previous file intact (a killed process may leave its hidden ``.<name>.<pid>.<hex>.tmp`` file
-beside it, which nothing reads). Reads check the zip CRCs and the manifest against every array header;
-a truncated, corrupted or foreign file raises ``CheckpointError`` naming the file and the problem,
-and the file is opened read-only.
+the previous file intact. Re-saving keeps the file's permission bits; saving through a symlink
+writes its target and keeps the link. A killed process leaves its hidden
+``.<name>.<pid>.<hex>.tmp`` file beside the target; the next save into that folder removes it
+(see ``_remove_stale_temps`` for how a live writer's file is told apart). Errors name the path
+the caller gave, never the temporary file.
+
+Reads check the zip CRCs and the manifest against every array header; a truncated, corrupted or
+foreign file raises ``CheckpointError`` naming the file and the problem, and the file is opened
+read-only. A file cannot make ``load`` use much more memory or time than its own size: every
+member must be stored uncompressed (as ``save`` writes them; a deflated member can expand a
+thousandfold), fit in the file without overlapping another, hold exactly the bytes its ``.npy``
+header declares, and be referenced once; all of this is checked before any array is allocated.
 
 ``save_checkpoint`` / ``load_checkpoint`` bundle model, optimizer and scheduler state, the step
 counter, RNG states and a config, so that a resumed run repeats an uninterrupted one bit for bit.
@@ -22,16 +30,25 @@ counter, RNG states and a config, so that a resumed run repeats an uninterrupted
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import math
 import os
 import re
 import secrets
+import stat
 import zipfile
+
+try:  # POSIX: writers lock their temp file, so a stale one can be told from a live one
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 import numpy as np
 
 from . import random as _random
-from .tensor import Tensor
+from .nn.module import StateDictError
+from .tensors import Tensor
 
 __all__ = ["save", "load", "save_checkpoint", "load_checkpoint", "CheckpointError"]
 
@@ -41,6 +58,8 @@ _VERSION = 1
 _CHECKPOINT = "minigrad.checkpoint"
 # dtype kinds that .npy stores without pickling: bool, ints, floats, complex, bytes, str, datetimes
 _PLAIN_KINDS = set("biufcSUmM")
+# the temporary file of a save in progress: .<target name>.<pid>.<8 hex digits>.tmp
+_TEMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>[0-9]+)\.[0-9a-f]{8}\.tmp")
 
 
 class CheckpointError(ValueError):
@@ -127,77 +146,214 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process on this machine (signal 0 checks without signalling)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    except (OverflowError, ValueError):  # no process has such a number
+        return False
+    return True
+
+
+def _remove_stale_temps(directory: str) -> None:
+    """Delete the temp files that killed saves left in ``directory``; never a live writer's.
+
+    A file is removed only if all of these hold: its name has our pattern
+    (``.<name>.<pid>.<8 hex>.tmp``); it is a regular file (not a link) owned by us; the pid in its
+    name is not ours and no live process here has it; and we can take its lock. Every writer holds
+    an exclusive ``flock`` on its temp file from just after creating it until it is closed, and
+    the kernel drops a dead process's locks, so a live writer's file is locked even where its pid
+    means nothing (another container sharing the folder). For writers on this machine the pid
+    guard also covers the microseconds between creating the file and locking it, and between
+    closing and renaming it; pid reuse only makes it keep a stale file longer. Without ``fcntl``
+    (Windows) nothing is removed. Best effort: a file that vanishes or cannot be opened is
+    skipped, and the save goes on.
+    """
+    if fcntl is None:
+        return
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    me, uid = os.getpid(), os.getuid()
+    for entry in entries:
+        match = _TEMP.fullmatch(entry.name)
+        if match is None or int(match["pid"]) == me or _alive(int(match["pid"])):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != uid:
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError while a writer holds it
+            if os.path.samestat(os.fstat(fd), st):
+                os.unlink(entry.path)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _about(e: OSError, path: str) -> OSError:
+    """The same error (same type and errno) about the path the caller gave, not our temp file."""
+    if e.errno is None:
+        return type(e)(f"{e}: '{path}'")
+    return type(e)(e.errno, e.strerror, path)
+
+
 def save(obj, path) -> None:
     """Write ``obj`` (nested dicts/lists/tuples of arrays and plain values) to ``path`` atomically.
 
-    The file is written exactly at ``path`` (no suffix is added). Unsupported values raise
-    ``TypeError`` naming their place in ``obj`` before anything is written.
+    The file is written exactly at ``path`` (no suffix is added); an existing file keeps its
+    permission bits, and a symlink keeps pointing at the file it names, which is rewritten.
+    Unsupported values raise ``TypeError`` naming their place in ``obj`` before anything is
+    written; ``OSError`` and its subclasses name ``path``.
     """
     path = os.fspath(path)
+    if not path:
+        raise ValueError("save: the path is empty; give the file to write, e.g. 'checkpoint.npz'")
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "save: the path names a folder; give the file to write "
+                                "in it, e.g. 'checkpoint.npz'", path)
     enc = _Encoder()
     root = enc.node(obj, ())
     manifest = json.dumps({"format": _FORMAT, "version": _VERSION, "root": root}, separators=(",", ":"))
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    target = os.path.realpath(path)  # through symlinks: the link stays, its target is replaced
+    directory, name = os.path.split(target)
+    try:
+        _remove_stale_temps(directory)
+        _write_atomically(target, directory, name, enc.arrays, manifest)
+    except OSError as e:
+        raise _about(e, path) from None
+    _fsync_dir(directory)
+
+
+def _write_atomically(target: str, directory: str, name: str, arrays: dict, manifest: str) -> None:
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None  # a new file: the usual 0o666 less the umask
+    # NOTE: the name is cut to 200 bytes so that the temp's name stays within the usual 255-byte
+    # limit (surrogateescape gives a cut character back as the same bytes)
+    stem = os.fsdecode(os.fsencode(name)[:200])
+    tmp = os.path.join(directory, f".{stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # created with no more permission than the file will have, so its data is never more exposed
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                 0o666 if mode is None else mode & 0o777)
     try:
         with os.fdopen(fd, "wb") as f:
+            if fcntl is not None:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # held until closed: see _remove_stale_temps
+            if mode is not None:  # the umask may have removed bits the old file had
+                if hasattr(os, "fchmod"):
+                    os.fchmod(f.fileno(), mode)
+                else:  # pragma: no cover - Windows before Python 3.13
+                    os.chmod(tmp, mode)
             with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
                 _write_member(zf, _MANIFEST, np.frombuffer(manifest.encode("utf-8"), np.uint8))
-                for name, arr in enc.arrays.items():
-                    _write_member(zf, name, arr)
+                for member, arr in arrays.items():
+                    _write_member(zf, member, arr)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(directory)
 
 
 # decoding ---------------------------------------------------------------------------------------
-def _read_member(zf: zipfile.ZipFile, name: str, dtype: str, shape: list | None) -> np.ndarray:
-    """Read one .npy member, checking its header against the manifest before allocating
-    (``shape=None``: any 1-d length)."""
-    try:
-        member = zf.open(name + ".npy")
-    except KeyError:
-        raise _Bad(f"array '{name}' named in the manifest is missing from the archive") from None
-    with member as m:
-        version = np.lib.format.read_magic(m)
-        if version == (1, 0):
-            h_shape, fortran, h_dtype = np.lib.format.read_array_header_1_0(m)
-        elif version == (2, 0):
-            h_shape, fortran, h_dtype = np.lib.format.read_array_header_2_0(m)
-        else:
-            raise _Bad(f"array '{name}' has an unsupported .npy version {version}")
-        expected = [h_shape[0]] if shape is None and len(h_shape) == 1 else shape
-        if h_dtype.str != dtype or list(h_shape) != expected or h_dtype.kind not in _PLAIN_KINDS:
-            raise _Bad(f"array '{name}' is {h_dtype} {tuple(h_shape)} in its header but {dtype} "
-                       f"{'1-d' if shape is None else tuple(shape)} in the manifest")
-        arr = np.empty(h_shape[::-1] if fortran else h_shape, h_dtype)
-        raw = arr.reshape(-1).view(np.uint8)
-        if m.readinto(raw) != raw.size or m.read(1):  # reading to the end also checks the CRC
-            raise _Bad(f"array '{name}' does not hold {raw.size} bytes of data")
-    return arr.T if fortran else arr
+_METHODS = {zipfile.ZIP_DEFLATED: "deflated", zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
 
 
-def _decode(node, zf: zipfile.ZipFile):
-    if node is None or isinstance(node, (bool, int, float, str)):
-        return node
-    if isinstance(node, list):
-        return [_decode(v, zf) for v in node]
-    if isinstance(node, dict):
-        if "dict" in node:
-            return {k: _decode(v, zf) for k, v in node["dict"]}
-        if "tuple" in node:
-            return tuple(_decode(v, zf) for v in node["tuple"])
-        for tag in ("array", "scalar", "bytes"):
-            if tag in node:
-                arr = _read_member(zf, node[tag], node["dtype"], node["shape"])
-                return arr if tag == "array" else arr[()] if tag == "scalar" else arr.tobytes()
-    raise _Bad(f"the manifest holds an entry of unknown form: {str(node)[:80]}")
+def _check_members(zf: zipfile.ZipFile, size: int) -> None:
+    """Refuse, from the zip directory alone, any member that could cost more than its bytes:
+    compressed or encrypted members, members claiming more bytes than the file has, and members
+    that overlap (a member nesting all later ones would make a file of n bytes yield n^2)."""
+    total = 0
+    for info in zf.infolist():
+        if info.compress_type != zipfile.ZIP_STORED:
+            method = _METHODS.get(info.compress_type, f"method {info.compress_type}")
+            raise _Bad(f"member '{info.filename}' is compressed ({method}); minigrad.save writes only "
+                       "stored members, and a compressed one can expand to far more than the file")
+        if info.flag_bits & 0x1:
+            raise _Bad(f"member '{info.filename}' is encrypted; minigrad.save never encrypts")
+        if info.file_size != info.compress_size:
+            raise _Bad(f"member '{info.filename}' is stored, yet the zip directory gives it {info.compress_size} "
+                       f"bytes stored and {info.file_size} bytes of content: forged")
+        if info.header_offset + info.compress_size > size:
+            raise _Bad(f"member '{info.filename}' claims {info.file_size} bytes, but the file has only "
+                       f"{size}: truncated or forged")
+        total += info.compress_size
+    if total > size:
+        raise _Bad(f"the members claim {total} bytes in all, but the file has only {size}: they overlap, "
+                   "which minigrad.save never writes")
+
+
+class _Reader:
+    """Reads the arrays the manifest names, each member at most once (so a small file cannot
+    rebuild one big array many times)."""
+
+    def __init__(self, zf: zipfile.ZipFile):
+        self.zf, self.read = zf, set()
+
+    def member(self, name: str, dtype: str, shape: list | None) -> np.ndarray:
+        """Read one .npy member, checking its header against the member's size and the manifest
+        before allocating (``shape=None``: any 1-d length)."""
+        if name in self.read:
+            raise _Bad(f"the manifest names array '{name}' more than once; minigrad.save stores each once")
+        self.read.add(name)
+        try:
+            info = self.zf.getinfo(name + ".npy")
+        except KeyError:
+            raise _Bad(f"array '{name}' named in the manifest is missing from the archive") from None
+        with self.zf.open(info) as m:
+            version = np.lib.format.read_magic(m)
+            if version == (1, 0):
+                h_shape, fortran, h_dtype = np.lib.format.read_array_header_1_0(m)
+            elif version == (2, 0):
+                h_shape, fortran, h_dtype = np.lib.format.read_array_header_2_0(m)
+            else:
+                raise _Bad(f"array '{name}' has an unsupported .npy version {version}")
+            # Python ints: a forged shape cannot overflow the product
+            declared = math.prod(h_shape) * h_dtype.itemsize
+            if min(h_shape, default=0) < 0 or declared != info.file_size - m.tell():
+                raise _Bad(f"array '{name}' declares {h_dtype} {tuple(h_shape)} ({declared} bytes) in its "
+                           f"header, but its member holds {info.file_size - m.tell()} bytes of data")
+            expected = [h_shape[0]] if shape is None and len(h_shape) == 1 else shape
+            if h_dtype.str != dtype or list(h_shape) != expected or h_dtype.kind not in _PLAIN_KINDS:
+                raise _Bad(f"array '{name}' is {h_dtype} {tuple(h_shape)} in its header but {dtype} "
+                           f"{'1-d' if shape is None else tuple(shape)} in the manifest")
+            arr = np.empty(h_shape[::-1] if fortran else h_shape, h_dtype)
+            raw = arr.reshape(-1).view(np.uint8)
+            if m.readinto(raw) != raw.size or m.read(1):  # reading to the end also checks the CRC
+                raise _Bad(f"array '{name}' does not hold {raw.size} bytes of data")
+        return arr.T if fortran else arr
+
+    def decode(self, node):
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if isinstance(node, list):
+            return [self.decode(v) for v in node]
+        if isinstance(node, dict):
+            if "dict" in node:
+                return {k: self.decode(v) for k, v in node["dict"]}
+            if "tuple" in node:
+                return tuple(self.decode(v) for v in node["tuple"])
+            for tag in ("array", "scalar", "bytes"):
+                if tag in node:
+                    arr = self.member(node[tag], node["dtype"], node["shape"])
+                    return arr if tag == "array" else arr[()] if tag == "scalar" else arr.tobytes()
+        raise _Bad(f"the manifest holds an entry of unknown form: {str(node)[:80]}")
 
 
 def _read(f) -> object:
@@ -209,20 +365,24 @@ def _read(f) -> object:
         if _MANIFEST + ".npy" not in zf.namelist():
             raise _Bad(f"an archive without minigrad's manifest ({_MANIFEST}.npy), so not written by "
                        "minigrad.save; np.load(path) reads plain .npz files")
-        raw = _read_member(zf, _MANIFEST, np.dtype(np.uint8).str, None)
+        _check_members(zf, os.fstat(f.fileno()).st_size)
+        reader = _Reader(zf)
+        raw = reader.member(_MANIFEST, np.dtype(np.uint8).str, None)
         manifest = json.loads(raw.tobytes().decode("utf-8"))
         if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
             raise _Bad("the manifest does not describe a minigrad save")
         if manifest.get("version") != _VERSION:
             raise _Bad(f"format version {manifest.get('version')!r}; this minigrad reads version {_VERSION}")
-        return _decode(manifest["root"], zf)
+        return reader.decode(manifest["root"])
 
 
 def load(path):
     """Read an object written by ``save``; never unpickles.
 
     Raises ``CheckpointError`` (a ``ValueError``) naming the file when it is truncated,
-    corrupted or not a minigrad save; ``FileNotFoundError`` and friends when it cannot be opened.
+    corrupted, not a minigrad save, or would cost more than its own size to read (compressed,
+    overlapping or lying members: see the module docstring); ``FileNotFoundError`` and friends
+    when it cannot be opened.
     """
     path = os.fspath(path)
     with open(path, "rb") as f:
@@ -262,7 +422,8 @@ def load_checkpoint(path, *, model=None, optimizer=None, scheduler=None, generat
     ``scheduler`` and ``rng``. The global generator is restored unless ``restore_rng=False``;
     each generator in ``generators`` gets the state saved under its name. Restoring is all or
     nothing: if any part does not fit (its ``load_state_dict`` raises), the parts already
-    restored are rolled back and the error propagates.
+    restored are rolled back and the error propagates; a ``StateDictError`` is raised again
+    naming the checkpoint file (``.file``).
     """
     ckpt = load(path)
     if not isinstance(ckpt, dict) or ckpt.get("kind") != _CHECKPOINT:
@@ -293,8 +454,11 @@ def load_checkpoint(path, *, model=None, optimizer=None, scheduler=None, generat
             backup = get()
             put(value)
             done.append((put, backup))
-    except BaseException:
+    except BaseException as e:
         for put, backup in reversed(done):
             put(backup)
+        if isinstance(e, StateDictError):
+            raise StateDictError(f"cannot load checkpoint '{path}': {e}", e.problems, e.missing_keys,
+                                 e.unexpected_keys, file=os.fspath(path)) from None
         raise
     return ckpt

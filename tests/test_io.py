@@ -1,12 +1,22 @@
 """Checkpoints: exact round trips, npz compatibility, atomic writes (a writer failing or killed
-midway), damaged files (hypothesis truncations and byte flips), and bit-for-bit resumed training."""
+midway), damaged files (hypothesis truncations and byte flips), hostile files (decompression
+bombs, forged sizes), what a save keeps (permissions, symlinks) and cleans (stale temps), and
+bit-for-bit resumed training."""
+import errno
 import functools
+import io
+import json
 import os
+import stat
+import struct
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
+import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -207,6 +217,224 @@ def test_a_missing_file_is_file_not_found(tmp_path):
         load(tmp_path / "nope.npz")
 
 
+# hostile files: nothing costs much more memory or time than the file's own size ------------------------
+def _npy(header_shape, dtype="<f8", data=b"") -> bytes:
+    """.npy bytes: a header declaring ``header_shape`` and ``dtype``, then ``data`` (however long)."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False,
+                                               "shape": tuple(header_shape)})
+    return buf.getvalue() + data
+
+
+def _manifest(root) -> bytes:
+    text = json.dumps({"format": "minigrad.save", "version": 1, "root": root}).encode()
+    return _npy((len(text),), "|u1", text)
+
+
+def _stored(name, data, claimed=None):
+    """A stored zip member; ``claimed`` forges the size the zip directory gives for it."""
+    size = len(data) if claimed is None else claimed
+    return name, data, zipfile.ZIP_STORED, zlib.crc32(data), size, size
+
+
+def _local_header(name: bytes, method, crc, csize, usize) -> bytes:
+    return struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, crc, csize, usize, len(name), 0) + name
+
+
+def _directory(entries, start: int) -> bytes:
+    """The central directory and its end record, from (name, method, crc, stored size,
+    uncompressed size, offset of the local header) and the offset where the directory starts."""
+    out = b"".join(struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, method, 0, 0x21, crc, csize, usize,
+                               len(name), 0, 0, 0, 0, 0, offset) + name
+                   for name, method, crc, csize, usize, offset in entries)
+    return out + struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(out), start, 0)
+
+
+def _zip(path, members) -> None:
+    """Write a zip archive by hand from (name, bytes as stored, method, crc, stored size,
+    uncompressed size), so a test can forge what zipfile would never write."""
+    out, entries = bytearray(), []
+    for name, data, method, crc, csize, usize in members:
+        entries.append((name.encode(), method, crc, csize, usize, len(out)))
+        out += _local_header(name.encode(), method, crc, csize, usize) + data
+    path.write_bytes(bytes(out) + _directory(entries, len(out)))
+
+
+def _nested_zip(path, n: int, payload: bytes) -> None:
+    """n honest stored .npy members (uint8 arrays) that overlap: each holds the next one whole,
+    local header and all, so a file of about ``len(payload)`` bytes holds n times as many."""
+    rest, members = payload, []
+    for i in reversed(range(n)):  # from the innermost out
+        name, header = f"m{i}.npy".encode(), _npy((len(rest),), "|u1")
+        data = header + rest
+        local = _local_header(name, zipfile.ZIP_STORED, zlib.crc32(data), len(data), len(data))
+        members.insert(0, (name, zlib.crc32(data), len(data), len(local) + len(header), len(rest)))
+        rest = local + data
+    entries, refs, offset = [], [], 0
+    for i, (name, crc, size, skip, held) in enumerate(members):
+        entries.append((name, zipfile.ZIP_STORED, crc, size, size, offset))
+        refs.append({"array": f"m{i}", "dtype": "|u1", "shape": [held]})
+        offset += skip  # the next member's local header follows this one's headers
+    manifest = _manifest(refs)
+    entries.append((b"__minigrad__.npy", zipfile.ZIP_STORED, zlib.crc32(manifest), len(manifest), len(manifest),
+                    len(rest)))
+    rest += _local_header(b"__minigrad__.npy", zipfile.ZIP_STORED, zlib.crc32(manifest), len(manifest),
+                          len(manifest)) + manifest
+    path.write_bytes(rest + _directory(entries, len(rest)))
+
+
+GIB_OF_FLOAT64 = (2 ** 27,)
+
+
+@functools.cache
+def _deflate_bomb() -> tuple:
+    """(member bytes, crc, uncompressed size) of a valid deflated .npy member declaring 1 GiB of
+    float64 zeros in about 1 MB: 1,024 copies of one fully flushed 1 MiB deflate block."""
+    header = _npy(GIB_OF_FLOAT64)
+    zeros = bytes(1 << 20)
+    first = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = (first.compress(header) + first.flush(zlib.Z_FULL_FLUSH)
+            + (block.compress(zeros) + block.flush(zlib.Z_FULL_FLUSH)) * 1024
+            + zlib.compressobj(9, zlib.DEFLATED, -15).flush())  # an empty final block
+    crc = zlib.crc32(header)
+    for _ in range(1024):
+        crc = zlib.crc32(zeros, crc)
+    return data, crc, len(header) + (1 << 30)
+
+
+def _refused_cheaply(path, *needles):
+    """Loading ``path`` raises CheckpointError naming the file and ``needles``, in well under a
+    second and without allocating more than a few MB (numpy reports its arrays to tracemalloc)."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(CheckpointError) as info:
+            load(path)
+        elapsed = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    for needle in (f"'{path}'",) + needles:
+        assert needle in str(info.value)
+    assert elapsed < 0.25 and peak < 8 * 2 ** 20, (elapsed, peak)
+
+
+def test_a_deflate_bomb_is_refused_at_once_without_allocating(tmp_path):
+    """A 1 MB file with a deflated member declaring 1 GiB (on main: seconds and GBs of RAM)."""
+    data, crc, size = _deflate_bomb()
+    path = tmp_path / "bomb.npz"
+    _zip(path, [_stored("__minigrad__.npy", _manifest({"array": "w", "dtype": "<f8", "shape": list(GIB_OF_FLOAT64)})),
+                ("w.npy", data, zipfile.ZIP_DEFLATED, crc, len(data), size)])
+    assert path.stat().st_size < 1.1e6
+    with zipfile.ZipFile(path) as zf:  # a genuine bomb: zipfile would inflate it
+        assert zf.testzip() is None
+    _refused_cheaply(path, "member 'w.npy' is compressed (deflated)")
+
+
+def test_a_zip_directory_claiming_more_than_the_file_holds_is_refused(tmp_path):
+    path = tmp_path / "forged.npz"
+    header = _npy(GIB_OF_FLOAT64)
+    _zip(path, [_stored("__minigrad__.npy", _manifest({"array": "w", "dtype": "<f8", "shape": list(GIB_OF_FLOAT64)})),
+                _stored("w.npy", header + bytes(2 ** 20), claimed=len(header) + 2 ** 30)])
+    _refused_cheaply(path, "member 'w.npy' claims 1073741952 bytes")
+
+
+@settings(max_examples=40)
+@given(shape=st.lists(st.integers(0, 2 ** 20), max_size=3), dtype=st.sampled_from(["<f8", "<f4", "|u1", "<c16"]),
+       held=st.integers(0, 4096))
+def test_an_array_header_declaring_other_than_its_bytes_is_refused_before_allocating(shape, dtype, held):
+    declared = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+    if declared == held:
+        held += 1
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "lie.npz"
+        _zip(path, [_stored("__minigrad__.npy", _manifest({"array": "w", "dtype": dtype, "shape": shape})),
+                    _stored("w.npy", _npy(shape, dtype, bytes(held)))])
+        with pytest.raises(CheckpointError, match=rf"'w' declares .* \({declared} bytes\) in its header, "
+                                                  rf"but its member holds {held} bytes"):
+            load(path)
+
+
+def test_an_array_referenced_many_times_is_refused(tmp_path):
+    """One stored array named a thousand times would rebuild it a thousand times over."""
+    path = tmp_path / "many.npz"
+    ref = {"array": "w", "dtype": "<f8", "shape": [1000]}
+    _zip(path, [_stored("__minigrad__.npy", _manifest([ref] * 1000)),
+                _stored("w.npy", _npy((1000,), "<f8", bytes(8000)))])
+    _refused_cheaply(path, "names array 'w' more than once")
+
+
+def test_members_that_overlap_are_refused(tmp_path):
+    """Stored members nesting one another: 280 KB of file would give 17 MB of arrays (n^2)."""
+    path = tmp_path / "nested.npz"
+    _nested_zip(path, 64, bytes(256 * 1024))
+    with zipfile.ZipFile(path) as zf:  # genuine: zipfile reads every member
+        assert sum(len(zf.read(name)) for name in zf.namelist()) > 60 * path.stat().st_size
+    _refused_cheaply(path, "the members claim", "they overlap")
+
+
+def test_a_negative_dimension_is_refused(tmp_path):
+    path = tmp_path / "negative.npz"
+    _zip(path, [_stored("__minigrad__.npy", _manifest({"array": "w", "dtype": "<f8", "shape": [-2, -4]})),
+                _stored("w.npy", _npy((-2, -4), "<f8", bytes(64)))])  # (-2) * (-4) * 8 = 64 bytes
+    with pytest.raises(CheckpointError, match=r"'w' declares float64 \(-2, -4\)"):
+        load(path)
+
+
+# the probe of issue 12: in a fresh process, with no address space left for a 1 GiB array
+_PROBE = textwrap.dedent("""
+    import json, resource, sys, time
+    import minigrad.io as mio
+    with open("/proc/self/statm") as f:
+        mapped = int(f.read().split()[0]) * resource.getpagesize()
+    resource.setrlimit(resource.RLIMIT_AS, (mapped + 256 * 2 ** 20, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    try:
+        mio.load(sys.argv[1])
+        error = None
+    except Exception as e:
+        error = f"{type(e).__name__}: {e}"
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "rss_before_kib": before, "rss_peak_kib": peak, "error": error}))
+""")
+
+
+def _gib_deflated(path):
+    data, crc, size = _deflate_bomb()
+    _zip(path, [_stored("__minigrad__.npy", _manifest({"array": "w", "dtype": "<f8", "shape": list(GIB_OF_FLOAT64)})),
+                ("w.npy", data, zipfile.ZIP_DEFLATED, crc, len(data), size)])
+    return "member 'w.npy' is compressed (deflated)"
+
+
+def _gib_declared_in_a_stored_mb(path):
+    _zip(path, [_stored("__minigrad__.npy", _manifest({"array": "w", "dtype": "<f8", "shape": list(GIB_OF_FLOAT64)})),
+                _stored("w.npy", _npy(GIB_OF_FLOAT64, "<f8", bytes(2 ** 20)))])
+    return "(1073741824 bytes) in its header, but its member holds 1048576 bytes"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc and RLIMIT_AS")
+@pytest.mark.parametrize("forge", [_gib_deflated, _gib_declared_in_a_stored_mb], ids=["deflated", "stored"])
+def test_a_1_mb_file_declaring_1_gib_is_refused_in_milliseconds_without_memory(forge, tmp_path):
+    path = tmp_path / "bomb.npz"
+    needle = forge(path)
+    assert 2 ** 20 < path.stat().st_size < 1.1 * 2 ** 20
+    run = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    probe = json.loads(run.stdout)
+    assert probe["error"].startswith(f"CheckpointError: cannot load '{path}'") and needle in probe["error"]
+    assert probe["seconds"] < 0.25, probe
+    assert probe["rss_peak_kib"] - probe["rss_before_kib"] < 16 * 1024, probe  # KiB on Linux
+
+
+def test_a_compressed_npz_says_it_is_not_a_minigrad_file(tmp_path):
+    np.savez_compressed(tmp_path / "plain.npz", x=np.ones(3))
+    with pytest.raises(CheckpointError, match="without minigrad's manifest.*np.load"):
+        load(tmp_path / "plain.npz")
+
+
 # atomic writes -------------------------------------------------------------------------------------
 def test_a_writer_failing_midway_leaves_the_previous_file_and_no_debris(tmp_path, monkeypatch):
     path = tmp_path / "ckpt.npz"
@@ -227,7 +455,7 @@ def test_a_writer_failing_midway_leaves_the_previous_file_and_no_debris(tmp_path
     assert_same(SAMPLE, load(path))
 
 
-def test_a_process_killed_mid_write_leaves_the_previous_checkpoint(tmp_path):
+def test_a_killed_save_leaves_the_previous_checkpoint_and_the_next_save_removes_its_temp(tmp_path):
     path = tmp_path / "ckpt.npz"
     path.write_bytes(_sample_bytes())
     child = textwrap.dedent(f"""
@@ -248,11 +476,182 @@ def test_a_process_killed_mid_write_leaves_the_previous_checkpoint(tmp_path):
         assert proc.stdout.readline().strip() == "MID"
         temps = [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
         assert len(temps) == 1 and os.path.getsize(tmp_path / temps[0]) > 0
+        assert temps[0].startswith(f".ckpt.npz.{proc.pid}.")
+        save({"other": 1}, tmp_path / "other.npz")  # a save beside a live writer keeps its temp
+        assert temps[0] in os.listdir(tmp_path)
     finally:
         proc.kill()
         proc.wait()
         proc.stdout.close()
     assert_same(SAMPLE, load(path))
+    assert temps[0] in os.listdir(tmp_path)  # the killed writer's temp is left behind...
+    save({"step": 2}, path)
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.npz", "other.npz"]  # ...until the next save
+    assert_same({"step": 2}, load(path))
+
+
+# what a save keeps (permissions, links), what it cleans (stale temps), what its errors name -------------
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o660, 0o604], ids=oct)
+def test_re_saving_keeps_the_files_permission_bits_and_the_temp_never_has_more(mode, tmp_path, umask_022,
+                                                                                monkeypatch):
+    path = tmp_path / "ckpt.npz"
+    save(SAMPLE, path)
+    assert _mode(path) == 0o644  # a new file: 0o666 less the umask, as open() makes it
+    os.chmod(path, mode)
+    seen = []
+    real = mio._write_member
+
+    def spying(zf, name, arr):  # the temp's bits while the data is written
+        seen.extend(_mode(tmp_path / f) for f in os.listdir(tmp_path) if f.endswith(".tmp"))
+        real(zf, name, arr)
+
+    monkeypatch.setattr(mio, "_write_member", spying)
+    save({"step": 2}, path)
+    assert _mode(path) == mode  # group write (0o660) survives the umask too
+    assert seen and all(m & ~mode == 0 for m in seen)
+    assert_same({"step": 2}, load(path))
+
+
+def test_saving_through_a_symlink_rewrites_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "ckpt.npz"
+    save(SAMPLE, target)
+    os.chmod(target, 0o600)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(os.path.join("runs", "ckpt.npz"))  # relative, to another folder
+    save({"step": 2}, link)
+    assert link.is_symlink() and os.readlink(link) == os.path.join("runs", "ckpt.npz")
+    assert_same({"step": 2}, load(target))
+    assert _mode(target) == 0o600
+    assert sorted(os.listdir(tmp_path)) == ["latest.npz", "runs"] and os.listdir(tmp_path / "runs") == ["ckpt.npz"]
+    dangling = tmp_path / "next.npz"
+    dangling.symlink_to(os.path.join("runs", "new.npz"))
+    save({"step": 3}, dangling)  # a link to a file not yet there: the save creates it
+    assert dangling.is_symlink() and sorted(os.listdir(tmp_path / "runs")) == ["ckpt.npz", "new.npz"]
+    assert_same({"step": 3}, load(tmp_path / "runs" / "new.npz"))
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    try:
+        os.kill(proc.pid, 0)
+    except ProcessLookupError:
+        return proc.pid
+    pytest.skip("the pid of a finished process was reused at once")  # vanishingly rare
+
+
+@pytest.mark.skipif(os.name == "nt", reason="stale temps are told apart by flock, which Windows lacks")
+def test_the_next_save_removes_stale_temps_of_our_pattern_and_nothing_else(tmp_path):
+    dead = _dead_pid()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    locked = tmp_path / f".ckpt.npz.{dead}.0000cafe.tmp"
+    locker = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, os, sys
+        fd = os.open({str(locked)!r}, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        print("LOCKED", flush=True)
+        sys.stdin.read()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "LOCKED"
+        stale = [f".ckpt.npz.{dead}.deadbeef.tmp", f".other.npz.{dead}.0123abcd.tmp",  # any file's, in this folder
+                 f".{'ü' * 60}.npz.{dead}.00000001.tmp"]
+        kept = [locked.name,  # its writer's pid means nothing here (another container), but it holds the lock
+                f".ckpt.npz.{sleeper.pid}.00c0ffee.tmp",  # a live process's, even while it holds no lock
+                f".ckpt.npz.{os.getpid()}.00000000.tmp",  # our own (another thread's save)
+                "ckpt.npz.tmp", f"ckpt.npz.{dead}.deadbeef.tmp", f".ckpt.npz.{dead}.DEADBEEF.tmp",
+                f".ckpt.npz.{dead}.deadbee.tmp", f".ckpt.npz.{dead}.deadbeef.tmp~", f".ckpt.npz.x{dead}.deadbeef.tmp",
+                "notes.txt"]
+        for name in stale + kept[1:]:
+            (tmp_path / name).write_bytes(b"PK\x03\x04 half a checkpoint")
+        (tmp_path / f".dir.{dead}.aaaaaaaa.tmp").mkdir()
+        (tmp_path / f".link.{dead}.bbbbbbbb.tmp").symlink_to("notes.txt")
+        (tmp_path / "sub").mkdir()
+        (tmp_path / "sub" / f".ckpt.npz.{dead}.cccccccc.tmp").write_bytes(b"")  # another folder
+        before = set(os.listdir(tmp_path))
+        save(SAMPLE, tmp_path / "ckpt.npz")
+        assert set(os.listdir(tmp_path)) == before - set(stale) | {"ckpt.npz"}
+        assert os.listdir(tmp_path / "sub") == [f".ckpt.npz.{dead}.cccccccc.tmp"]
+    finally:
+        for proc in (sleeper, locker):
+            proc.kill()
+            proc.wait()
+        locker.stdout.close()
+    save(SAMPLE, tmp_path / "ckpt.npz")  # the lock went with its holder: now it is stale
+    assert locked.name not in os.listdir(tmp_path)
+
+
+def test_errors_name_the_path_given_not_the_temporary_file(tmp_path, monkeypatch):
+    missing = tmp_path / "no" / "such" / "ckpt.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        save(SAMPLE, missing)
+    assert info.value.filename == str(missing) and ".tmp" not in str(info.value)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(os.path.join("gone", "ckpt.npz"))
+    with pytest.raises(FileNotFoundError) as info:
+        save(SAMPLE, link)
+    assert info.value.filename == str(link)  # the name the caller used, not the link's target
+    path = tmp_path / "ckpt.npz"
+    path.write_bytes(_sample_bytes())
+    for name, error in (("fsync", OSError(errno.EIO, "Input/output error")),
+                        ("replace", OSError(errno.EXDEV, "Invalid cross-device link", "/a/.tmp", "/b"))):
+        def failing(*args, error=error):
+            raise error
+        with monkeypatch.context() as m:
+            m.setattr(mio.os, name, failing)
+            with pytest.raises(OSError) as info:
+                save({"w": np.zeros(3)}, path)
+        assert info.value.errno == error.errno and info.value.filename == str(path), name
+        assert info.value.filename2 is None and ".tmp" not in str(info.value), name
+        assert sorted(os.listdir(tmp_path)) == ["ckpt.npz", "latest.npz"], name  # no debris
+        assert_same(SAMPLE, load(path))
+
+
+def test_an_empty_path_or_a_folder_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", b""):
+        with pytest.raises(ValueError, match="the path is empty"):
+            save(SAMPLE, empty)
+    for folder in (tmp_path, str(tmp_path) + os.sep, Path(""), str(tmp_path / "not-yet") + os.sep):
+        with pytest.raises(IsADirectoryError, match="names a folder") as info:
+            save(SAMPLE, folder)
+        assert info.value.filename == os.fspath(folder)
+    with pytest.raises(ValueError, match="the path is empty"):
+        save_checkpoint("", step=1)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_state_dict_error_names_the_checkpoint_and_is_not_a_key_error(tmp_path):
+    model, opt, _, _ = _setup(0)
+    path = tmp_path / "run.npz"
+    save_checkpoint(path, model=model, optimizer=opt, step=1)
+    other = Tiny()
+    other.out = nn.Linear(8, 2)
+    with pytest.raises(nn.StateDictError) as info:
+        load_checkpoint(path, model=other)
+    err = info.value
+    assert isinstance(err, ValueError) and not isinstance(err, KeyError)
+    assert err.file == str(path) and str(err).startswith(f"cannot load checkpoint '{path}': ")
+    assert err.problems == ["'out.weight': shape (1, 8) in the state dict, (2, 8) in the model",
+                            "'out.bias': shape (1,) in the state dict, (2,) in the model"]
+    with pytest.raises(nn.StateDictError) as info:  # the optimizer's, too
+        load_checkpoint(path, model=Tiny(), optimizer=optim.AdamW(Tiny().parameters()[:1]))
+    assert info.value.file == str(path) and f"'{path}'" in str(info.value)
+    bare = nn.StateDictError("load_state_dict into Tiny: 1 problem(s)", ["x"])
+    assert bare.file is None and str(bare) == "load_state_dict into Tiny: 1 problem(s)"  # not quoted
 
 
 # training checkpoints: bit-for-bit resume ----------------------------------------------------------

@@ -36,6 +36,7 @@ import minigrad as mg
 from minigrad import io, optim
 from minigrad.nn.utils import clip_grad_norm_
 from minigrad.optim import lr_scheduler
+from minigrad.tensors import as_array
 
 __all__ = ["TrainConfig", "Trainer", "History", "TrainingError", "CHECKPOINT", "METRICS", "SCHEDULES",
            "make_scheduler", "evaluating"]
@@ -112,7 +113,7 @@ class History:
 def _default_tokens(batch) -> int:
     """The element count of the batch's first array (the inputs)."""
     first = batch[0]
-    return int(first.size if hasattr(first, "size") else np.size(first))
+    return int(as_array(first).size)
 
 
 def make_scheduler(optimizer, config: TrainConfig):
@@ -242,7 +243,7 @@ class Trainer:
         try:
             io.load_checkpoint(path, model=model, optimizer=trainer.optimizer, scheduler=trainer.scheduler,
                                generators={"data": trainer.data_rng})
-        except (KeyError, ValueError) as e:  # StateDictError is a KeyError
+        except (KeyError, ValueError) as e:  # CheckpointError and StateDictError are ValueErrors
             raise TrainingError(f"cannot resume from '{path}': {e}") from None
         trainer.history = History(losses=[float(x) for x in extra["losses"]], records=list(extra["records"]),
                                   step=int(saved["step"]), elapsed=float(extra["elapsed"]))

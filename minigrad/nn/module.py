@@ -8,7 +8,7 @@ import weakref
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensors import Tensor, as_array
 
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys"]
 
@@ -34,20 +34,20 @@ class Parameter(Tensor):
         return "Parameter" + super().__repr__()[len("Tensor"):]
 
 
-class StateDictError(KeyError):
+class StateDictError(ValueError):
     """``load_state_dict`` found problems; the message lists every one of them.
 
-    ``problems`` holds one line per problem; ``missing_keys`` and ``unexpected_keys`` the names.
+    ``problems`` holds one line per problem; ``missing_keys`` and ``unexpected_keys`` the names;
+    ``file`` the checkpoint being loaded, when there is one (its name is then in the message).
+    A ``ValueError``, not a ``KeyError``: most problems (shapes, dtypes) are not missing keys.
     """
 
-    def __init__(self, message: str, problems=(), missing_keys=(), unexpected_keys=()):
+    def __init__(self, message: str, problems=(), missing_keys=(), unexpected_keys=(), file=None):
         super().__init__(message)
         self.problems = list(problems)
         self.missing_keys = list(missing_keys)
         self.unexpected_keys = list(unexpected_keys)
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
+        self.file = file
 
 
 def _members(name: str, value):
@@ -274,7 +274,7 @@ class Module:
         for name, value in state_dict.items():
             if name not in own:
                 continue
-            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            arr = as_array(value)
             p = own[name]
             if arr.shape != p.shape:
                 problems.append(f"'{name}': shape {arr.shape} in the state dict, {p.shape} in the model")

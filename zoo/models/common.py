@@ -13,6 +13,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import io
+from minigrad.nn import StateDictError
 from zoo.layers import GRU, LSTM, RNN
 
 __all__ = ["CELLS", "recurrent_layer", "final_state", "check_config", "load_model", "check_sampling", "sample_tokens"]
@@ -78,7 +79,7 @@ def load_model(path, kind: str, config_class, model_class) -> tuple:
         state = ckpt["model"]
         model.to(next(iter(state.values())).dtype)
         model.load_state_dict(state)
-    except (KeyError, TypeError) as e:  # a StateDictError (a KeyError) lists every mismatch
+    except (StateDictError, KeyError, TypeError) as e:  # a StateDictError lists every mismatch
         raise ValueError(f"'{path}': {e}") from None
     return model, config
 
