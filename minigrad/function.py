@@ -17,12 +17,14 @@ Besides an array, a gradient may be sent in two forms the engine completes itsel
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .graph import toposort
 from .modes import AnomalyError, modes
 
-__all__ = ["Function", "Deferred", "At", "ShapeError", "run_backward"]
+__all__ = ["Function", "Deferred", "At", "ShapeError", "run_backward", "modified_in_place"]
 
 
 class ShapeError(ValueError):
@@ -93,6 +95,7 @@ class Function:
     op = "function"
     needs_input_grad: tuple = ()
     options: dict = {}
+    _epoch = 0  # the in-place epoch when the node was recorded (see ``modified_in_place``)
 
     def forward(self, *arrays, **options):
         raise NotImplementedError
@@ -139,11 +142,44 @@ class Function:
             fn.needs_input_grad = needs
             if options:
                 fn.options = options
-            return a._node(out, fn, inputs, m.scope)
+            fn._epoch = _EPOCH  # backward checks that no input was modified in place since
+            return a._node(out, m.scope, fn, inputs)
         return a._const(out, m.scope)
 
 
 _new_object = object.__new__
+
+# The version counter. Every in-place op bumps the global epoch and stamps the tensor it changed
+# with it (``_stamp``); every recorded node keeps the epoch of its recording. A node whose epoch
+# is the current one cannot have seen a later change, so backward pays one comparison per node,
+# and looks at its tensors only after some in-place op ran.
+_EPOCH = 0
+_EPOCH_LOCK = threading.Lock()
+
+
+def modified_in_place(t) -> None:
+    """Record that ``t``'s data was just changed in place: ``t._version`` counts up, and a
+    backward through any node recorded before that reads or made ``t`` raises."""
+    global _EPOCH
+    with _EPOCH_LOCK:
+        _EPOCH += 1
+        t._stamp = _EPOCH
+    t._version += 1
+
+
+def _check_unmodified(fn, t) -> None:
+    """RuntimeError if ``t`` (made by ``fn``) or one of its parents changed in place after ``fn``
+    was recorded: ``fn``'s saved arrays (or the graph behind the changed tensor) are not what
+    the forward used, so its gradient would be wrong."""
+    for what, x in [*((f"its input {i}", p) for i, p in enumerate(t.parents)), ("its output", t)]:
+        if getattr(x, "_stamp", 0) > fn._epoch:
+            named = f" named '{x.name}'" if x.name else ""
+            where = f" (scope '{t.scope}')" if t.scope else ""
+            raise RuntimeError(
+                f"backward through op '{fn.op}'{where}: {what}, a tensor of shape {x.data.shape}{named}, "
+                f"was modified by an in-place operation (it is at version {x._version}) after the op "
+                "used it, so the gradient would be wrong. Call backward() before modifying it, or "
+                "modify a copy (y = y * 2 instead of y.mul_(2)).")
 
 
 class _Released:
@@ -286,6 +322,8 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
                     "buffers were freed by an earlier backward(). Pass retain_graph=True to the "
                     "first backward() if you need to call it twice, or detach() state you carry "
                     "across steps.")
+            if fn._epoch != _EPOCH:
+                _check_unmodified(fn, t)
             if keep or t._retain:
                 _accumulate(t, g, False)
             grads = fn.backward(g) if not anomaly else _checked_grads(fn, g, t)
@@ -363,7 +401,7 @@ def _run_hooks(t, g: np.ndarray) -> np.ndarray:
     for hook in list(t._hooks.values()):
         out = hook(t._const(g, t.scope))
         if out is not None:
-            out = out.data if isinstance(out, type(t)) else np.asarray(out)
+            out = np.asarray(out)  # a Tensor gives its array (Tensor.__array__)
             if out.shape != g.shape:
                 raise ValueError(f"hook {hook!r} returned a gradient of shape {out.shape}, expected {g.shape}")
             g = out

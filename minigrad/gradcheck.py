@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .modes import no_grad
-from .tensor import Tensor
+from .tensors import Tensor
 
 __all__ = ["gradcheck", "GradcheckError"]
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .gradcheck import GradcheckError, gradcheck
-from .tensor import Tensor
+from .tensors import Tensor
 
 __all__ = [
     "DOMAINS", "floats", "shapes", "broadcastable_shapes", "matmul_shapes", "arrays", "tensors",

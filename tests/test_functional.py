@@ -477,3 +477,103 @@ def test_bce_with_logits_and_nll_match_pytorch(torch):
     tgt = rng.integers(0, 3, 5)
     tn = torch.nn.functional.nll_loss(torch.tensor(lp), torch.tensor(tgt), torch.tensor(w))
     assert F.nll_loss(t64(lp), tgt, w).item() == pytest.approx(tn.item(), rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# activations (issue 15): values against numpy transcriptions, the docstrings' derivatives,
+# finite differences, PyTorch at the kinks, extreme inputs
+
+import math  # noqa: E402
+import warnings  # noqa: E402
+
+from minigrad import testing as mt  # noqa: E402
+
+_erf = np.vectorize(math.erf)
+_SIG = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+_SP = lambda x: np.log1p(np.exp(x))  # noqa: E731
+_U = lambda x: math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)  # noqa: E731
+
+# name, call, value, derivative (each the docstring's equation in numpy), kinks to keep away from
+ACTIVATIONS = [
+    ("gelu", lambda x: F.gelu(x), lambda x: x * 0.5 * (1 + _erf(x / math.sqrt(2))),
+     lambda x: 0.5 * (1 + _erf(x / math.sqrt(2))) + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi), ()),
+    ("gelu[tanh]", lambda x: F.gelu(x, approximate="tanh"), lambda x: 0.5 * x * (1 + np.tanh(_U(x))),
+     lambda x: 0.5 * (1 + np.tanh(_U(x))) + 0.5 * x * (1 - np.tanh(_U(x)) ** 2) * math.sqrt(2 / math.pi)
+     * (1 + 3 * 0.044715 * x * x), ()),
+    ("silu", F.silu, lambda x: x * _SIG(x), lambda x: _SIG(x) * (1 + x * (1 - _SIG(x))), ()),
+    ("elu", lambda x: F.elu(x, alpha=0.7), lambda x: np.where(x > 0, x, 0.7 * (np.exp(x) - 1)),
+     lambda x: np.where(x > 0, 1, 0.7 * np.exp(x)), (0,)),
+    ("relu6", F.relu6, lambda x: np.minimum(np.maximum(x, 0), 6), lambda x: ((x > 0) & (x < 6)) * 1.0, (0, 6)),
+    ("hardtanh", lambda x: F.hardtanh(x, -0.5, 2.0), lambda x: np.clip(x, -0.5, 2.0),
+     lambda x: ((x > -0.5) & (x < 2.0)) * 1.0, (-0.5, 2.0)),
+    ("hardswish", F.hardswish, lambda x: x * np.clip(x + 3, 0, 6) / 6,
+     lambda x: np.where(x <= -3, 0, np.where(x < 3, x / 3 + 0.5, 1)), (-3, 3)),
+    ("mish", F.mish, lambda x: x * np.tanh(_SP(x)),
+     lambda x: np.tanh(_SP(x)) + x * _SIG(x) * (1 - np.tanh(_SP(x)) ** 2), ()),
+]
+WIDE = (-7.0, 7.0)  # past every kink, into the tails
+
+
+@pytest.mark.parametrize("name, call, value, derivative, kinks", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+@FAST
+@given(data=st.data())
+def test_activation_values_derivatives_and_finite_differences(name, call, value, derivative, kinks, data):
+    x = data.draw(mt.arrays(np.float64, mt.shapes(), domain=WIDE, avoid=kinks))
+    t = t64(x)
+    y = call(t)
+    assert y.dtype == np.float64 and y.op
+    np.testing.assert_allclose(y.data, value(x), rtol=1e-12, atol=1e-14)
+    y.backward(np.ones(x.shape))
+    np.testing.assert_allclose(t.grad.data, derivative(x), rtol=1e-12, atol=1e-14)
+    mt.assert_gradients_match(call, [t64(x)])
+    y32 = call(Tensor(x.astype(np.float32), requires_grad=True))
+    assert y32.dtype == np.float32
+    np.testing.assert_allclose(y32.data, value(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, call, value, derivative, kinks", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+def test_activations_are_finite_at_extremes(name, call, value, derivative, kinks, dtype):
+    x = Tensor(np.array([-1e4, -50.0, 0.0, 50.0, 1e4], dtype=dtype), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = call(x)
+        y.sum().backward()
+    assert y.dtype == dtype and np.isfinite(y.data).all() and np.isfinite(x.grad.data).all()
+
+
+def test_normal_cdf_is_exact_in_both_tails():
+    x = np.array([-30.0, -8.0, -1.0, 0.0, 0.5, 8.0])
+    expected = [0.5 * math.erfc(-v * math.sqrt(0.5)) for v in x]
+    np.testing.assert_allclose(F.normal_cdf(x), expected, rtol=1e-15)
+    assert F.normal_cdf(x.astype(np.float32)).dtype == np.float32
+
+
+def test_activation_options_are_checked():
+    x = t64([1.0])
+    with pytest.raises(ValueError, match="'none' or 'tanh'"):
+        F.gelu(x, approximate="erf")
+    with pytest.raises(ValueError, match="smaller than max_val"):
+        F.hardtanh(x, 1.0, 1.0)
+
+
+_TORCH_ACTIVATIONS = {
+    "gelu": lambda F, x: F.gelu(x), "gelu[tanh]": lambda F, x: F.gelu(x, approximate="tanh"),
+    "silu": lambda F, x: F.silu(x), "elu": lambda F, x: F.elu(x, alpha=0.7), "relu6": lambda F, x: F.relu6(x),
+    "hardtanh": lambda F, x: F.hardtanh(x, -0.5, 2.0), "hardswish": lambda F, x: F.hardswish(x),
+    "mish": lambda F, x: F.mish(x),
+}
+
+
+@pytest.mark.parametrize("name", list(_TORCH_ACTIVATIONS))
+def test_activations_match_pytorch_including_the_kinks(torch, name):
+    x = np.concatenate([np.linspace(-8, 8, 65), [-3.0, -0.5, 0.0, 2.0, 3.0, 6.0]])  # every kink exactly
+    tx = torch.tensor(x, requires_grad=True)
+    ty = _TORCH_ACTIVATIONS[name](torch.nn.functional, tx)
+    ty.sum().backward()
+    mx = t64(x)
+    my = _TORCH_ACTIVATIONS[name](F, mx)
+    my.sum().backward()
+    # absolute round-off: in the far negative tail both compute 1 + tanh(u) of a u near -inf
+    np.testing.assert_allclose(my.data, ty.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(mx.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-14)

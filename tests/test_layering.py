@@ -168,5 +168,5 @@ def test_find_cycle_finds_circles_and_only_them():
 
 def test_the_engine_has_no_import_circle():
     graph = engine_import_graph()
-    assert {"minigrad.tensor", "minigrad.ops", "minigrad.function"} <= set(graph)
+    assert {"minigrad.tensors", "minigrad.ops", "minigrad.function"} <= set(graph)
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))

@@ -27,6 +27,7 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad.nn import Module
+from minigrad.tensors import as_array
 
 from . import fusing
 from .cells import GRUCell, LSTMCell, RNNCell
@@ -195,7 +196,7 @@ class RNNBase(Module):
         if lengths is not None and mask is not None:
             raise ValueError("pass lengths or mask, not both")
         if lengths is not None:
-            lengths = _lengths_array(np.atleast_1d(lengths.data if isinstance(lengths, mg.Tensor) else lengths))
+            lengths = _lengths_array(np.atleast_1d(as_array(lengths)))
             if lengths.shape != (B,):
                 raise ValueError(f"lengths must have shape (B,) = ({B},), got {lengths.shape}")
             if lengths.size and lengths.max() > T:

@@ -16,6 +16,7 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad import is_anomaly_enabled
+from minigrad.tensors import as_array
 
 __all__ = ["Unrolled", "unroll", "sequence_mask", "masked_mean", "masked_cross_entropy"]
 
@@ -107,7 +108,7 @@ def sequence_mask(lengths, T: int, batch_first: bool = False) -> np.ndarray:
 
 
 def _lengths_array(lengths) -> np.ndarray:
-    arr = np.asarray(lengths.data if isinstance(lengths, mg.Tensor) else lengths)
+    arr = as_array(lengths)
     if arr.ndim != 1:
         raise ValueError(f"lengths must be one integer per sequence, shape (B,), got shape {arr.shape}")
     if arr.size and arr.dtype.kind not in "iu":
@@ -117,7 +118,7 @@ def _lengths_array(lengths) -> np.ndarray:
 
 
 def _mask_array(mask, shape: tuple) -> np.ndarray:
-    arr = np.asarray(mask.data if isinstance(mask, mg.Tensor) else mask)
+    arr = as_array(mask)
     if arr.shape != shape:
         raise ValueError(f"mask must have shape {shape}, got {arr.shape}")
     if arr.dtype.kind not in "bui":
@@ -129,7 +130,7 @@ def masked_mean(values: mg.Tensor, mask) -> mg.Tensor:
     """Mean of ``values`` over the positions where ``mask`` is true (a per-step loss over a padded
     batch). ``mask`` has the shape of ``values`` or broadcasts to it; with no true position the
     result is 0 (with zero gradient) rather than 0/0."""
-    m = np.asarray(mask.data if isinstance(mask, mg.Tensor) else mask)
+    m = as_array(mask)
     try:
         full = np.broadcast_to(m, values.shape)
     except ValueError:
@@ -149,7 +150,7 @@ def masked_cross_entropy(logits: mg.Tensor, targets, *, lengths=None, mask=None,
     PyTorch), "sum", or "none" (shape of ``targets``, zero where not counted). Classes are on the
     last axis here, as a sequence model produces them; the work is ``F.cross_entropy``'s.
     """
-    y = np.asarray(targets.data if isinstance(targets, mg.Tensor) else targets)
+    y = as_array(targets)
     if logits.ndim < 1 or logits.shape[:-1] != y.shape:
         raise ValueError(f"logits of shape {logits.shape} need targets of shape {logits.shape[:-1]}, got {y.shape}")
     keep = None if mask is None else _mask_array(mask, y.shape)

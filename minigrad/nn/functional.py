@@ -7,34 +7,29 @@ The hot or numerically delicate pieces are fused primitives, each one node with 
 backward (tests prove each equal to the composite it replaces): ``linear`` (x W^T + b),
 ``embedding`` (row lookup), ``layer_norm``, ``dropout``, ``cross_entropy`` (log-softmax, pick,
 weight and reduce) and ``binary_cross_entropy_with_logits``. The rest are composites of Tensor ops.
+Each primitive's ``Function`` is named after its function with the suffix ``Fn`` (``LinearFn`` for
+``linear``), so it is never mistaken for the ``nn`` module of the same name (``nn.Linear``).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from .. import random as _random
-from ..function import Function, ShapeError
-from ..ops import stable_sigmoid
-from ..tensor import Tensor
+from ..function import Deferred, Function, ShapeError
+from ..ops import dot_t, stable_sigmoid, underflow_to_zero
+from ..tensors import Tensor, _broadcasts_to, as_array, cat
 
 __all__ = [
     "linear", "embedding", "dropout", "layer_norm", "relu", "tanh", "sigmoid", "softmax", "log_softmax",
     "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
+    "pad", "gelu", "silu", "elu", "relu6", "hardtanh", "hardswish", "mish",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _array(x) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
-
-
-def _broadcasts_to(shape: tuple, target: tuple) -> bool:
-    """Whether an array of ``shape`` broadcasts to exactly ``target`` (without enlarging it)."""
-    try:
-        return np.broadcast_shapes(shape, target) == target
-    except ValueError:
-        return False
 
 
 def _check_reduction(reduction: str, what: str) -> None:
@@ -46,7 +41,7 @@ def _check_reduction(reduction: str, what: str) -> None:
 # layers
 
 
-class Linear(Function):
+class LinearFn(Function):
     """y = x W^T + b over the last axis of x, as one node (instead of transpose, matmul, add)."""
 
     op = "linear"
@@ -58,8 +53,7 @@ class Linear(Function):
                 f"linear: input {x.shape}, weight {weight.shape}" + ("" if bias is None else f", bias {bias.shape}")
                 + ": expected input (..., in), weight (out, in), bias (out,)")
         self.x, self.weight = x, weight
-        # NOTE: np.dot on 2-D arrays is the fast path; weight.T is a view BLAS reads transposed
-        out = np.dot(x.reshape(-1, x.shape[-1]), weight.T)
+        out = dot_t(x.reshape(-1, x.shape[-1]), weight)
         if bias is not None:
             out += bias
         return out.reshape(x.shape[:-1] + weight.shape[:1])
@@ -69,17 +63,18 @@ class Linear(Function):
         g2 = g.reshape(-1, w.shape[0])
         need = self.needs_input_grad
         gx = np.dot(g2, w).reshape(x.shape) if need[0] else None
-        gw = np.dot(g2.T, x.reshape(-1, x.shape[-1])) if need[1] else None
+        # a weight used by many nodes (a decoder's steps) gets one product over all their rows
+        gw = Deferred(g2, x.reshape(-1, x.shape[-1])) if need[1] else None
         if len(need) == 2:
             return gx, gw
-        return gx, gw, (g2.sum(axis=0) if need[2] else None)
+        return gx, gw, (Deferred(g2) if need[2] else None)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``: input (..., in), weight (out, in), bias (out,) -> (..., out)."""
     if bias is None:
-        return Linear.apply(input, weight)
-    return Linear.apply(input, weight, bias)
+        return LinearFn.apply(input, weight)
+    return LinearFn.apply(input, weight, bias)
 
 
 def _sum_rows(index: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
@@ -100,7 +95,7 @@ def _sum_rows(index: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-class Embedding(Function):
+class EmbeddingFn(Function):
     """Row lookup ``weight[indices]``; the backward adds each output row's gradient into its row."""
 
     op = "embedding"
@@ -118,7 +113,7 @@ class Embedding(Function):
 
 
 def _indices(x, what: str) -> np.ndarray:
-    idx = _array(x)
+    idx = as_array(x)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{what}: indices must be integers, got dtype {idx.dtype}")
     return idx
@@ -140,10 +135,10 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
         if not -n <= padding_idx < n:
             raise ValueError(f"embedding: padding_idx {padding_idx} is outside [-{n}, {n})")
         padding_idx %= n
-    return Embedding.apply(weight, indices=idx, padding_idx=padding_idx)
+    return EmbeddingFn.apply(weight, indices=idx, padding_idx=padding_idx)
 
 
-class Dropout(Function):
+class DropoutFn(Function):
     """x * mask, where mask holds 0 (dropped) or 1/(1-p) (kept)."""
 
     op = "dropout"
@@ -169,10 +164,10 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator=None
     else:
         keep = _random.generator(generator).random(input.shape) >= p
         mask = keep.astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
-    return Dropout.apply(input, mask=mask)
+    return DropoutFn.apply(input, mask=mask)
 
 
-class LayerNorm(Function):
+class LayerNormFn(Function):
     """y = (x - mean) / sqrt(var + eps) * weight + bias over the last ``naxes`` axes (biased variance).
 
     Backward, with xhat the normalised input and d = dL/dxhat = g * weight:
@@ -223,7 +218,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
         if p is not None and p.shape != shape:
             raise ShapeError(f"layer_norm: {name} has shape {p.shape}, normalized_shape is {shape}")
     params = [p for p in (weight, bias) if p is not None]
-    return LayerNorm.apply(input, *params, naxes=len(shape), eps=eps,
+    return LayerNormFn.apply(input, *params, naxes=len(shape), eps=eps,
                            affine=(weight is not None, bias is not None))
 
 
@@ -242,14 +237,15 @@ def sigmoid(input: Tensor) -> Tensor:
     return input.sigmoid()
 
 
-def softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``dim`` (computed from x - max(x), so it never overflows)."""
-    return input.softmax(axis=dim)
+def softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim`` (the last unless given; computed from x - max(x), so it
+    never overflows)."""
+    return input.softmax(dim, axis=axis)
 
 
-def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
-    """x - logsumexp(x) along ``dim``, computed stably."""
-    return input.log_softmax(axis=dim)
+def log_softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """x - logsumexp(x) along ``dim`` (the last unless given), computed stably."""
+    return input.log_softmax(dim, axis=axis)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,7 +289,7 @@ def _class_targets(input: Tensor, target, weight, ignore_index: int, mask, what:
     shape = input.shape
     num_classes = shape[1] if input.ndim > 1 else shape[0]
     expected = (shape[0],) + shape[2:] if input.ndim > 1 else ()
-    t = _array(target)
+    t = as_array(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{what}: targets must be integer class indices, got dtype {t.dtype}")
     if t.shape != expected:
@@ -308,7 +304,7 @@ def _class_targets(input: Tensor, target, weight, ignore_index: int, mask, what:
     dtype = input.dtype
     keep = valid.astype(dtype)
     if mask is not None:
-        m = _array(mask)
+        m = as_array(mask)
         if m.shape != expected:
             raise ShapeError(f"{what}: mask has shape {m.shape}, the targets have shape {expected}")
         keep *= m.reshape(-1).astype(dtype)
@@ -316,7 +312,7 @@ def _class_targets(input: Tensor, target, weight, ignore_index: int, mask, what:
     cw = None
     elem_weight = keep
     if weight is not None:
-        cw = _array(weight).astype(dtype)
+        cw = as_array(weight).astype(dtype)
         if cw.shape != (num_classes,):
             raise ShapeError(f"{what}: weight must have one entry per class, shape ({num_classes},), got {cw.shape}")
         elem_weight = keep * cw[t]
@@ -329,7 +325,7 @@ def _quiet_divide(a, b):
         return np.divide(a, b)
 
 
-class CrossEntropy(Function):
+class CrossEntropyFn(Function):
     """Softmax cross-entropy as one node: log-softmax, pick the target, weight, reduce.
 
     With p = softmax(x), w_i the element weight (class weight of y_i times the mask, 0 where
@@ -341,6 +337,7 @@ class CrossEntropy(Function):
 
     op = "cross_entropy"
 
+    @underflow_to_zero
     def forward(self, x, target, keep, elem_weight, class_weight, smoothing, reduction, target_shape):
         self.shape = x.shape
         rows = _class_rows(x)
@@ -363,6 +360,7 @@ class CrossEntropy(Function):
         self.total = total = elem_weight.sum()
         return _quiet_divide(loss.sum(), total)
 
+    @underflow_to_zero
     def backward(self, g):
         o = self.options
         target, reduction, smoothing, cw = o["target"], o["reduction"], o["smoothing"], o["class_weight"]
@@ -402,7 +400,7 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100, 
         raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
     t, keep, elem_weight, cw, target_shape = _class_targets(input, target, weight, ignore_index, mask,
                                                             "cross_entropy")
-    return CrossEntropy.apply(input, target=t, keep=keep, elem_weight=elem_weight, class_weight=cw,
+    return CrossEntropyFn.apply(input, target=t, keep=keep, elem_weight=elem_weight, class_weight=cw,
                               smoothing=float(label_smoothing), reduction=reduction,
                               target_shape=target_shape)
 
@@ -445,7 +443,7 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     return _reduce(d * d, reduction)
 
 
-class BCEWithLogits(Function):
+class BCEWithLogitsFn(Function):
     """Binary cross-entropy on logits x with targets y in [0, 1], as one node:
 
         loss = weight * ((1 - y) x + (1 + (pos_weight - 1) y) * softplus(-x)),
@@ -456,6 +454,7 @@ class BCEWithLogits(Function):
 
     op = "bce_with_logits"
 
+    @underflow_to_zero
     def forward(self, x, y, weight, pos_weight, reduction):
         self.x, self.y = x, y
         self.sp = sp = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
@@ -466,6 +465,7 @@ class BCEWithLogits(Function):
             return loss
         return loss.sum() if reduction == "sum" else loss.mean()
 
+    @underflow_to_zero
     def backward(self, g):
         o = self.options
         x, y, pw = self.x, self.y, o["pos_weight"]
@@ -498,9 +498,248 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reducti
         target = Tensor._const(target.data.astype(input.dtype))
     extras = {}
     for name, value in (("weight", weight), ("pos_weight", pos_weight)):
-        arr = None if value is None else _array(value).astype(input.dtype)
+        arr = None if value is None else as_array(value).astype(input.dtype)
         if arr is not None and not _broadcasts_to(arr.shape, input.shape):
             raise ShapeError(f"binary_cross_entropy_with_logits: {name} of shape {arr.shape} does not "
                              f"broadcast to the input's shape {input.shape}")
         extras[name] = arr
-    return BCEWithLogits.apply(input, target, reduction=reduction, **extras)
+    return BCEWithLogitsFn.apply(input, target, reduction=reduction, **extras)
+
+
+# ---------------------------------------------------------------------------------------------
+# padding
+
+
+class PadFn(Function):
+    """Constant padding by ``widths`` ((before, after) per axis, none negative); the gradient is
+    the gradient's middle, where the input sits."""
+
+    op = "pad"
+
+    def forward(self, x, widths, value):
+        self.inner = tuple(slice(b, b + n) for (b, _), n in zip(widths, x.shape))
+        return np.pad(x, widths, constant_values=value)
+
+    def backward(self, g):
+        return (g[self.inner],)
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad with PyTorch's pad tuple, last dim first: ``(left, right)`` pads the last dim,
+    ``(left, right, top, bottom)`` the last two, and so on.
+
+    ``mode="constant"`` fills with ``value`` (default 0), and a negative width crops, as in PyTorch;
+    ``"reflect"`` mirrors without repeating the edge, ``"replicate"`` repeats the edge,
+    ``"circular"`` wraps around (these on any dims, widths non-negative).
+    """
+    widths_flat = tuple(int(p) for p in pad)
+    if len(widths_flat) % 2 or len(widths_flat) // 2 > input.ndim:
+        raise ValueError(f"pad: the pad tuple {tuple(pad)} must hold (before, after) pairs for at most the "
+                         f"{input.ndim} dims of shape {input.shape}")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(widths_flat) // 2):  # the first pair pads the last dim
+        widths[input.ndim - 1 - i] = widths_flat[2 * i], widths_flat[2 * i + 1]
+    if mode == "constant":
+        for (b, a), n in zip(widths, input.shape):
+            if n + b + a < 0:
+                raise ValueError(f"pad: widths {tuple(pad)} crop more than the shape {input.shape} holds")
+        x = input
+        if any(b < 0 or a < 0 for b, a in widths):
+            x = input[tuple(slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(widths, input.shape))]
+        grow = tuple((max(b, 0), max(a, 0)) for b, a in widths)
+        if not any(b or a for b, a in grow):
+            return x
+        return PadFn.apply(x, widths=grow, value=0.0 if value is None else value)
+    if value is not None:
+        raise ValueError(f"pad: value is for mode='constant' only, not {mode!r}")
+    x = input
+    for axis, (b, a) in enumerate(widths):
+        if b < 0 or a < 0:
+            raise ValueError(f"pad: mode {mode!r} needs non-negative widths, got {tuple(pad)}")
+        if b or a:
+            x = _pad_axis(x, axis, b, a, mode)
+    return x
+
+
+def _pad_axis(x: Tensor, axis: int, before: int, after: int, mode: str) -> Tensor:
+    """One axis of reflect, replicate or circular padding, as slices of ``x`` joined by ``cat``."""
+    n = x.shape[axis]
+    limit = n - 1 if mode == "reflect" else n if mode == "circular" else None
+    if n == 0 or (limit is not None and max(before, after) > limit):
+        raise ValueError(f"pad: {mode} padding of ({before}, {after}) does not fit dim {axis} of size {n} "
+                         f"(widths at most {limit if limit is not None else 'any'})")
+
+    def part(start, stop):
+        return x[(slice(None),) * axis + (slice(start, stop),)]
+
+    def repeated(edge, k):
+        return edge.expand(*x.shape[:axis], k, *x.shape[axis + 1:])
+
+    if mode == "reflect":
+        parts = [part(1, before + 1).flip(axis), x, part(n - 1 - after, n - 1).flip(axis)]
+    elif mode == "replicate":
+        parts = [repeated(part(0, 1), before), x, repeated(part(n - 1, n), after)]
+    else:
+        parts = [part(n - before, n), x, part(0, after)]
+    return cat([p for p in parts if p.shape[axis]], axis=axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# activations: each one node with its exact derivative (PyTorch's definitions and kink conventions)
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Phi(x) = erfc(-x / sqrt(2)) / 2, the standard normal CDF, in x's dtype; exact to round-off in
+    both tails (numpy has no erf, so this is ``math.erfc`` per element: about 0.1 us each)."""
+    x = np.asarray(x)
+    return (0.5 * np.asarray(_erfc(x.astype(np.float64) * -math.sqrt(0.5)), dtype=np.float64)).astype(x.dtype)
+
+
+class GeluFn(Function):
+    """GELU(x) = x Phi(x), with Phi the standard normal CDF; d/dx = Phi(x) + x phi(x), phi the density.
+
+    ``approximate="tanh"``: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3);
+    d/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh(u)^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+    """
+
+    op = "gelu"
+
+    def forward(self, x, approximate):
+        self.x = x
+        if approximate == "tanh":
+            self.th = th = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))
+            return 0.5 * x * (1 + th)
+        self.cdf = cdf = normal_cdf(x)
+        return x * cdf
+
+    def backward(self, g):
+        x = self.x
+        if self.options["approximate"] == "tanh":
+            th = self.th
+            du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x * x)
+            return (g * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * du),)
+        pdf = np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        return (g * (self.cdf + x * pdf),)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x Phi(x) (Hendrycks & Gimpel 2016), exact (``"none"``) or with the tanh approximation (``"tanh"``)."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GeluFn.apply(input, approximate=approximate)
+
+
+class SiluFn(Function):
+    """SiLU(x) = x sigmoid(x); d/dx = s (1 + x (1 - s)) with s = sigmoid(x)."""
+
+    op = "silu"
+
+    def forward(self, x):
+        self.x = x
+        self.s = s = stable_sigmoid(x)
+        return x * s
+
+    def backward(self, g):
+        s = self.s
+        return (g * (s * (1 + self.x * (1 - s))),)
+
+
+def silu(input: Tensor) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    return SiluFn.apply(input)
+
+
+class EluFn(Function):
+    """ELU(x) = x for x > 0, alpha (e^x - 1) otherwise; d/dx = 1 for x > 0, alpha e^x otherwise."""
+
+    op = "elu"
+
+    def forward(self, x, alpha):
+        self.pos = pos = x > 0
+        self.neg = neg = alpha * np.expm1(np.minimum(x, 0))  # NOTE: no e^x of a large positive x
+        return np.where(pos, x, neg)
+
+    def backward(self, g):
+        return (g * np.where(self.pos, 1, self.neg + self.options["alpha"]).astype(g.dtype, copy=False),)
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    return EluFn.apply(input, alpha=alpha)
+
+
+class HardtanhFn(Function):
+    """Clamp into [min_val, max_val]; the gradient passes strictly inside (0 at the bounds, as in
+    PyTorch's hardtanh, where ``clamp`` passes it at the bounds too)."""
+
+    op = "hardtanh"
+
+    def forward(self, x, min_val, max_val):
+        self.inside = (x > min_val) & (x < max_val)
+        return np.clip(x, min_val, max_val)
+
+    def backward(self, g):
+        return (g * self.inside,)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """max(min_val, min(max_val, x)); the gradient is 1 strictly inside the bounds, else 0."""
+    if not min_val < max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must be smaller than max_val ({max_val})")
+    return HardtanhFn.apply(input, min_val=min_val, max_val=max_val)
+
+
+def relu6(input: Tensor) -> Tensor:
+    """min(max(x, 0), 6): ``hardtanh(x, 0, 6)``, as PyTorch defines it."""
+    return HardtanhFn.apply(input, min_val=0.0, max_val=6.0)
+
+
+class HardswishFn(Function):
+    """x relu6(x + 3) / 6: 0 for x <= -3, x for x >= 3, x (x + 3) / 6 between.
+    d/dx = 0 for x <= -3, 1 for x >= 3, x / 3 + 1/2 strictly between (PyTorch's values at the kinks)."""
+
+    op = "hardswish"
+
+    def forward(self, x):
+        self.x = x
+        return x * np.clip(x + 3, 0, 6) / 6
+
+    def backward(self, g):
+        x = self.x
+        d = np.where(x <= -3, 0, np.where(x < 3, x / 3 + 0.5, 1)).astype(g.dtype, copy=False)
+        return (g * d,)
+
+
+def hardswish(input: Tensor) -> Tensor:
+    """x * relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3)."""
+    return HardswishFn.apply(input)
+
+
+class MishFn(Function):
+    """Mish(x) = x tanh(softplus(x)); d/dx = t + x sigmoid(x) (1 - t^2) with t = tanh(softplus(x))."""
+
+    op = "mish"
+
+    def forward(self, x):
+        self.x = x
+        # softplus(x) = max(x, 0) + log1p(e^-|x|): never exponentiates a positive number
+        self.t = t = np.tanh(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))
+        return x * t
+
+    def backward(self, g):
+        x, t = self.x, self.t
+        return (g * (t + x * stable_sigmoid(x) * (1 - t * t)),)
+
+
+def mish(input: Tensor) -> Tensor:
+    """x * tanh(softplus(x)) (Misra 2019)."""
+    return MishFn.apply(input)

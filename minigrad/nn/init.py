@@ -11,7 +11,8 @@ import math
 import numpy as np
 
 from .. import random as _random
-from ..tensor import Tensor
+from ..function import modified_in_place
+from ..tensors import Tensor
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
@@ -31,6 +32,7 @@ def _fill(tensor: Tensor, values, what: str) -> Tensor:
     if not tensor.data.flags.writeable:
         tensor.data = tensor.data.copy()
     np.copyto(tensor.data, values, casting="same_kind")
+    modified_in_place(tensor)
     return tensor
 
 
@@ -132,7 +134,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: needs a tensor with at least 2 axes, got shape {tensor.shape}")
     rows = tensor.shape[0]
-    cols = tensor.size // rows
+    cols = tensor.numel() // rows
     flat = _random.generator(generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

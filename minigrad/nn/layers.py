@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..tensor import get_default_dtype
+from ..tensors import get_default_dtype
 from . import functional as F
 from . import init
 from .module import Module, Parameter

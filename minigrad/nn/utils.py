@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensors import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 

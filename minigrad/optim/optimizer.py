@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..function import modified_in_place
 from ..modes import enable_grad
 from ..nn.module import StateDictError
-from ..tensor import Tensor
+from ..tensors import Tensor
 
 __all__ = ["Optimizer"]
 
@@ -93,6 +94,9 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             self._step_group(group)
+            for p in group["params"]:
+                if p.grad is not None:  # updated in place: a graph recorded before may not backward
+                    modified_in_place(p)
         return loss
 
     def _check(self, group: dict) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
+from minigrad.tensors import as_array
 from zoo.train import evaluating
 from zoo.unroll import masked_cross_entropy
 
@@ -102,7 +103,7 @@ class SequenceTagger(_TokenRNN):
 
 
 def _check_ids(x, vocab_size: int, what: str) -> np.ndarray:
-    ids = np.asarray(x.data if isinstance(x, mg.Tensor) else x)
+    ids = as_array(x)
     if ids.ndim != 2 or ids.dtype.kind not in "iu":
         raise ValueError(f"{what}: expected token ids of shape (B, T) and an integer dtype, got shape "
                          f"{ids.shape} dtype {ids.dtype}")

@@ -23,6 +23,7 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.nn as nn
+from minigrad.tensors import as_array
 from zoo.tasks import BOS, EOS
 from zoo.train import evaluating
 from zoo.unroll import masked_cross_entropy
@@ -99,7 +100,7 @@ class ConditionedGenerator(nn.Module):
 
     def forward(self, features, inputs, targets=None, mask=None):
         v = self._features(features)
-        ids = np.asarray(inputs.data if isinstance(inputs, mg.Tensor) else inputs)
+        ids = as_array(inputs)
         if ids.ndim != 2 or ids.shape[0] != v.shape[0]:
             raise ValueError(f"ConditionedGenerator: expected inputs of shape ({v.shape[0]}, T), got {ids.shape}")
         out, _ = self.rnn(self._step_inputs(ids, v), self.initial_state(v))  # (B, T, H)

@@ -38,6 +38,7 @@ import numpy as np
 import minigrad as mg
 from minigrad import io
 from minigrad.nn import Dropout, Embedding, Linear, Module
+from minigrad.tensors import as_array
 from zoo.tasks.seq2seq import Seq2SeqTask
 from zoo.tasks.vocab import BOS, EOS, PAD, TokenVocab, vocab_from_dict
 from zoo.train import evaluating
@@ -354,7 +355,7 @@ class Seq2Seq(Module):
     # checks -------------------------------------------------------------------------------------
     def _check_source(self, src, src_lengths) -> tuple[np.ndarray, np.ndarray]:
         src = _ids(src, "src")
-        lengths = np.asarray(src_lengths.data if isinstance(src_lengths, mg.Tensor) else src_lengths)
+        lengths = as_array(src_lengths)
         if lengths.shape != src.shape[:1] or (lengths.size and lengths.dtype.kind not in "iu"):
             raise ValueError(f"Seq2Seq: src_lengths must be {src.shape[0]} integers (one per source row), got "
                              f"shape {lengths.shape} dtype {lengths.dtype}")
@@ -365,7 +366,7 @@ class Seq2Seq(Module):
 
 
 def _ids(x, name: str) -> np.ndarray:
-    arr = np.asarray(x.data if isinstance(x, mg.Tensor) else x)
+    arr = as_array(x)
     if arr.ndim != 2 or arr.dtype.kind not in "iu":
         raise ValueError(f"Seq2Seq: {name} must be a (B, T) array of integer token ids, got shape {arr.shape} "
                          f"dtype {arr.dtype}")
