@@ -6,10 +6,11 @@ long-range experiments, render pictures.
     minigrad sample CHECKPOINT --prime "def " --temperature 0.8
     minigrad translate CHECKPOINT "3 March 1999" [--beam 4]
     minigrad experiment adding|copy --cells rnn,lstm,gru --lengths 10,50,100
+    minigrad export CHECKPOINT OUT.safetensors   (the weights, for PyTorch's load_state_dict)
     minigrad render NAME -o PATH            (the ready-made pictures; see ``minigrad render --list``)
 
 Each subcommand lives in its recipe module (``rnnlab.recipes``, ``rnnlab.experiments``,
-``rnnlab.pictures``) and is imported only when it is run; it registers its flags with
+``rnnlab.export``, ``rnnlab.pictures``) and is imported only when it is run; it registers its flags with
 ``add_*_arguments(parser)`` and runs with ``*_from_args(args)``. Bad input (a ``CLIError``, a
 ``ValueError``, an unreadable file) ends the command with one line on stderr and exit status 2;
 ``MINIGRAD_TRACEBACK=1`` shows the traceback instead.
@@ -52,6 +53,8 @@ COMMANDS = {
                   "translate with a seq2seq checkpoint"),
     "experiment": ("rnnlab.experiments", "add_arguments", "run_from_args",
                    "long-range experiments (adding problem, copy memory) across cells and lengths"),
+    "export": ("rnnlab.export", "add_arguments", "export_from_args",
+               "write a checkpoint's model weights as a .safetensors file PyTorch loads"),
 }
 
 
@@ -101,7 +104,8 @@ def build_parser(argv: list | None = None) -> argparse.ArgumentParser:
     argv = list(sys.argv[1:] if argv is None else argv)
     words = [a for a in argv if not a.startswith("-")]
     parser = Parser(prog="minigrad", description="Train the zoo's recurrent models, sample and translate "
-                     "from checkpoints, run the long-range experiments, render pictures.",
+                     "from checkpoints, run the long-range experiments, export weights for PyTorch, render "
+                     "pictures.",
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog="Run 'minigrad COMMAND --help' for a command's options.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)

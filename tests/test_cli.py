@@ -1,13 +1,16 @@
-"""The ``minigrad`` command: --help everywhere, one clear line (exit 2) for bad input, and the
-charlm / hello round trips (train, resume, sample from the checkpoint alone)."""
+"""The ``minigrad`` command: --help everywhere, one clear line (exit 2) for bad input, the
+charlm / hello round trips (train, resume, sample from the checkpoint alone) and the export of a
+checkpoint's weights to .safetensors."""
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import minigrad as mg
 from rnnlab import cli
 
 TEXT = "abc abd abe " * 60
@@ -35,7 +38,7 @@ def assert_one_line_error(code, err, *fragments):
         assert f in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("argv", [[], ["train"], ["sample"], ["translate"], ["experiment"],
+@pytest.mark.parametrize("argv", [[], ["train"], ["sample"], ["translate"], ["experiment"], ["export"],
                                   *[["train", model] for model in cli.TRAIN_MODELS]])
 def test_help_everywhere(capsys, argv):
     with pytest.raises(SystemExit) as exc:
@@ -48,7 +51,7 @@ def test_help_lists_the_commands_and_models(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     out = capsys.readouterr().out
-    assert all(name in out for name in ("train", "sample", "translate", "experiment", "render"))
+    assert all(name in out for name in ("train", "sample", "translate", "experiment", "export", "render"))
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
     out = capsys.readouterr().out
@@ -325,3 +328,72 @@ def test_render_help_names_minigrad_render(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["render", "--help"])
     assert exc.value.code == 0 and capsys.readouterr().out.startswith("usage: minigrad render")
+
+
+def test_export_writes_the_weights_pytorch_loads(capsys, tmp_path, text_file):
+    pytest.importorskip("safetensors")
+    from minigrad.weights import load_safetensors, safetensors_metadata
+    from zoo.models.charlm import load_charlm
+
+    out = tmp_path / "out"
+    assert run(capsys, "train", "charlm", "--data", str(text_file), "--steps", "2", "--out", str(out), *TINY)[0] == 0
+    ckpt = out / "charlm" / "checkpoint.npz"
+    weights = tmp_path / "charlm.safetensors"
+    code, stdout, err = run(capsys, "export", str(ckpt), str(weights))
+    assert code == 0, err
+    model, _, _ = load_charlm(ckpt)
+    state = model.state_dict()
+    assert stdout.strip() == f"wrote {weights}: {len(state)} tensors from {ckpt} (step 2)"
+    saved = load_safetensors(weights)
+    assert sorted(saved) == sorted(state) and all((saved[k] == v).all() for k, v in state.items())
+    assert safetensors_metadata(weights)["minigrad.step"] == "2"
+    # the file is not replaced unless asked
+    code, _, err = run(capsys, "export", str(ckpt), str(weights))
+    assert_one_line_error(code, err, "exists", "--overwrite")
+    assert run(capsys, "export", str(ckpt), str(weights), "--overwrite")[0] == 0
+
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+
+    import zoo
+    theirs = zoo.to_torch(model)
+    theirs.load_state_dict(load_file(weights))  # strict, no renaming
+    x = np.array([[0, 1, 2, 1]])
+    with mg.no_grad():
+        ours = model.eval()(x)[0].data
+    np.testing.assert_allclose(theirs.eval()(torch.tensor(x))[0].detach().numpy(), ours, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make, out, fragments", [
+    (lambda d: d / "ckpt.npz", "w.pt", ["OUT must name a .safetensors file", "w.pt"]),
+    (lambda d: d / "missing.npz", "w.safetensors", ["no checkpoint file", "missing.npz"]),
+    (lambda d: _write(d / "text.npz", b"not a checkpoint"), "w.safetensors", ["cannot load", "text.npz"]),
+    (lambda d: _saved(d / "lr.npz", {"lr": 0.1}), "w.safetensors", ["neither a training checkpoint nor a state dict"]),
+])
+def test_export_bad_input_is_one_line_and_writes_nothing(capsys, tmp_path, make, out, fragments):
+    ckpt = make(tmp_path)  # each is refused before safetensors is needed
+    code, _, err = run(capsys, "export", str(ckpt), str(tmp_path / out))
+    assert_one_line_error(code, err, *fragments)
+    assert not (tmp_path / out).exists()
+
+
+def test_export_without_safetensors_says_how_to_get_it(capsys, tmp_path, monkeypatch):
+    from minigrad import weights
+
+    def missing():
+        raise ImportError("minigrad.weights needs the 'safetensors' package: pip install 'minigrad[interop]'")
+
+    monkeypatch.setattr(weights, "_safetensors", missing)
+    ckpt = _saved(tmp_path / "state.npz", {"w": np.ones(2)})
+    code, _, err = run(capsys, "export", str(ckpt), str(tmp_path / "w.safetensors"))
+    assert_one_line_error(code, err, "minigrad export:", "pip install 'minigrad[interop]'")
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def _saved(path, obj):
+    mg.save(obj, path)
+    return path
