@@ -7,17 +7,18 @@ PY     := $(BIN)/python
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: demo test test-oracle test-slow bench experiment dot clean
+.PHONY: demo test test-oracle test-slow bench experiment course dot chromium clean
 
 demo: dot $(VENV)/.installed
 	$(PY) -m rnnlab.demo --out out $(DEMO_FLAGS)
 
-test: dot $(VENV)/.installed-test
+test: dot chromium $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
-# the same suite with PyTorch installed, so the oracle tests (skipped without torch) run too
+# the suite again with PyTorch installed, so the oracle tests (skipped without torch) run too (the
+# course, which does not use torch, ran in make test)
 test-oracle: dot $(VENV)/.installed-oracle
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --ignore=tests/test_course.py
 
 test-slow: dot $(VENV)/.installed-test
 	$(PY) -m pytest -q -m slow
@@ -30,6 +31,11 @@ bench: $(VENV)/.installed-bench
 experiment: $(VENV)/.installed
 	$(BIN)/minigrad experiment adding --cells rnn,lstm,gru --lengths 10,50,100 --out out
 
+# the course: every lesson of docs/course/ executed, as HTML pages with an index in out/course/,
+# then checked in headless Chromium (every picture drawn); a few minutes on two cores
+course: dot chromium $(VENV)/.installed-course
+	$(PY) docs/build_course.py --out out/course --check
+
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -39,7 +45,7 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[test,plot]'
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[test,plot,course,interop]'
 	touch $@
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
@@ -48,6 +54,10 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 
 $(VENV)/.installed-oracle: pyproject.toml $(VENV)/.installed-test
 	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[test,plot,oracle]'
+	touch $@
+
+$(VENV)/.installed-course: pyproject.toml $(VENV)/.installed
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[plot,course]'
 	touch $@
 
 # graphviz's `dot` binary renders the SVGs; install Debian's package when it is missing.
@@ -61,6 +71,20 @@ dot:
 	    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
 	  else \
 	    echo "graphviz's 'dot' is missing: install it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"; \
+	    exit 1; \
+	  fi; }
+
+# Debian's chromium opens the course's pages headless (make course, tests/test_course.py); installed when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium (to check the course's pages)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
+	    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing: install it (Debian/Ubuntu: apt-get install chromium) to check the course's pages"; \
 	    exit 1; \
 	  fi; }
 
