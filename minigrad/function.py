@@ -66,7 +66,7 @@ class At:
     def add_to(self, buf: np.ndarray) -> None:
         """``buf[index] += value``, in place."""
         index = self.index
-        if _is_advanced(index):
+        if type(index) is not int and _is_advanced(index):  # NOTE: a step's slice x[t] is the common case
             np.add.at(buf, index, self.value)
         else:
             buf[index] += self.value
@@ -80,7 +80,10 @@ class At:
 
 def _is_advanced(index) -> bool:
     items = index if type(index) is tuple else (index,)
-    return any(isinstance(i, (np.ndarray, list)) for i in items)
+    for i in items:
+        if isinstance(i, (np.ndarray, list)):
+            return True
+    return False
 
 
 class Function:

@@ -50,7 +50,7 @@ from . import random as _random
 from .nn.module import StateDictError
 from .tensors import Tensor
 
-__all__ = ["save", "load", "save_checkpoint", "load_checkpoint", "CheckpointError"]
+__all__ = ["save", "load", "save_checkpoint", "load_checkpoint", "atomic_write", "CheckpointError"]
 
 _MANIFEST = "__minigrad__"
 _FORMAT = "minigrad.save"
@@ -216,28 +216,46 @@ def save(obj, path) -> None:
     Unsupported values raise ``TypeError`` naming their place in ``obj`` before anything is
     written; ``OSError`` and its subclasses name ``path``.
     """
-    path = os.fspath(path)
-    if not path:
-        raise ValueError("save: the path is empty; give the file to write, e.g. 'checkpoint.npz'")
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    if path.endswith(("/", os.sep)) or os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "save: the path names a folder; give the file to write "
-                                "in it, e.g. 'checkpoint.npz'", path)
     enc = _Encoder()
     root = enc.node(obj, ())
     manifest = json.dumps({"format": _FORMAT, "version": _VERSION, "root": root}, separators=(",", ":"))
+
+    def write(f) -> None:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
+            _write_member(zf, _MANIFEST, np.frombuffer(manifest.encode("utf-8"), np.uint8))
+            for member, arr in enc.arrays.items():
+                _write_member(zf, member, arr)
+    atomic_write(path, write)
+
+
+def atomic_write(path, write) -> None:
+    """Write the file at ``path`` all at once or not at all: ``write(f)`` fills an open binary file.
+
+    The bytes go to a hidden temp file beside the target (flushed and fsynced), which then replaces
+    it, so a reader sees the old file or the new one, never a part. An existing file keeps its
+    permission bits, and a symlink keeps pointing at the file it names, which is rewritten. Temp
+    files of earlier, killed writes are removed (see ``_remove_stale_temps``). ``OSError`` and its
+    subclasses name ``path``; an empty path or a folder is refused.
+    """
+    path = os.fspath(path)
+    if not path:
+        raise ValueError("the path is empty; give the file to write, e.g. 'checkpoint.npz'")
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "the path names a folder; give the file to write "
+                                "in it, e.g. 'checkpoint.npz'", path)
     target = os.path.realpath(path)  # through symlinks: the link stays, its target is replaced
     directory, name = os.path.split(target)
     try:
         _remove_stale_temps(directory)
-        _write_atomically(target, directory, name, enc.arrays, manifest)
+        _write_atomically(target, directory, name, write)
     except OSError as e:
         raise _about(e, path) from None
     _fsync_dir(directory)
 
 
-def _write_atomically(target: str, directory: str, name: str, arrays: dict, manifest: str) -> None:
+def _write_atomically(target: str, directory: str, name: str, write) -> None:
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
@@ -258,10 +276,7 @@ def _write_atomically(target: str, directory: str, name: str, arrays: dict, mani
                     os.fchmod(f.fileno(), mode)
                 else:  # pragma: no cover - Windows before Python 3.13
                     os.chmod(tmp, mode)
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
-                _write_member(zf, _MANIFEST, np.frombuffer(manifest.encode("utf-8"), np.uint8))
-                for member, arr in arrays.items():
-                    _write_member(zf, member, arr)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)

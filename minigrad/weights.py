@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -69,8 +68,8 @@ def _arrays(state, what: str) -> "OrderedDict[str, np.ndarray]":
 def save_safetensors(state, path, metadata: Mapping[str, str] | None = None) -> None:
     """Write a Module's state dict (or any mapping of names to arrays) to ``path`` as safetensors.
 
-    ``metadata`` (str -> str) goes into the file's header beside ``"format": "pt"``. The write is
-    atomic: a temporary file beside ``path`` is fsynced and renamed over it.
+    ``metadata`` (str -> str) goes into the file's header beside ``"format": "pt"``. Written as
+    ``minigrad.save`` writes (``io.atomic_write``): all or nothing, permissions and symlinks kept.
     """
     arrays = _arrays(state, "save_safetensors")
     meta = dict(_FORMAT)
@@ -78,19 +77,8 @@ def save_safetensors(state, path, metadata: Mapping[str, str] | None = None) -> 
         if not isinstance(k, str) or not isinstance(v, str):
             raise TypeError(f"save_safetensors: metadata maps str to str, got {k!r}: {v!r}")
         meta[k] = v
-    st = _safetensors()
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        st.numpy.save_file(dict(arrays), tmp, metadata=meta)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    data = _safetensors().numpy.save(dict(arrays), metadata=meta)
+    _io.atomic_write(path, lambda f: f.write(data))
 
 
 @contextlib.contextmanager
