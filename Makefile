@@ -60,33 +60,25 @@ $(VENV)/.installed-course: pyproject.toml $(VENV)/.installed
 	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q -e '.[plot,course]'
 	touch $@
 
-# graphviz's `dot` binary renders the SVGs; install Debian's package when it is missing.
-dot:
-	@command -v dot >/dev/null 2>&1 || { \
-	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's graphviz (for the dot binary)"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
-	  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
-	    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
-	  else \
-	    echo "graphviz's 'dot' is missing: install it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"; \
-	    exit 1; \
-	  fi; }
+# $(call debian_package,COMMAND,PACKAGE,WHAT FOR): install Debian's PACKAGE with apt (as root, or
+# with sudo) when COMMAND is missing; otherwise stop and say how to get it.
+define debian_package
+	@command -v $(1) >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then SUDO=; \
+	  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "'$(1)' is missing ($(3)): install it (Debian/Ubuntu: apt-get install $(2); macOS: brew install $(2))"; exit 1; fi; \
+	  echo "installing Debian's $(2) ($(3))"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; }
+endef
 
-# Debian's chromium opens the course's pages headless (make course, tests/test_course.py); installed when missing.
+# graphviz's `dot` binary renders the SVGs
+dot:
+	$(call debian_package,dot,graphviz,for the pictures)
+
+# headless chromium opens the course's pages (make course, tests/test_course.py)
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's chromium (to check the course's pages)"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
-	    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else \
-	    echo "chromium is missing: install it (Debian/Ubuntu: apt-get install chromium) to check the course's pages"; \
-	    exit 1; \
-	  fi; }
+	$(call debian_package,chromium,chromium,to check the course's pages)
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache .hypothesis
