@@ -306,7 +306,8 @@ def main(argv=None) -> dict:
     seconds = time.perf_counter() - started
     summary = report.summary(seconds)
     print("\n" + summary)
-    numbers = {**report.numbers, "seconds": round(seconds, 1), "notes": report.notes}
+    numbers = {**report.numbers, "seconds": round(seconds, 1), "notes": report.notes,
+               "files": {str(p.relative_to(report.out)): what for p, what in report.files}}
     write_json(report.out / "summary.json", numbers)
     return numbers
 

@@ -35,6 +35,7 @@ def test_quick_demo_draws_its_pictures(quick):
     for name in ("loss_curves.svg", "gradient_flow.svg", "hello_scalar_graph.svg", "charlm_unrolled_cells.svg",
                  "charlm_unrolled_ops.svg"):
         assert (out / name).read_text().lstrip().startswith(("<?xml", "<svg")), name
+        assert numbers["files"][name]  # summary.json says what each picture shows
 
 
 def test_quick_demo_checkpoints_work_with_the_command(quick, capsys):
