@@ -158,7 +158,7 @@ def test_exiting_out_of_order_restores_each_setting():
 
 
 # anomaly mode names the step --------------------------------------------------------------------
-@pytest.mark.parametrize("fused", [True, False], ids=["cells", "ops"])
+@pytest.mark.parametrize("fused", [True, False, "sequence"], ids=["cells", "ops", "seq"])
 @pytest.mark.parametrize("kind", [zoo.RNN, zoo.LSTM, zoo.GRU])
 def test_anomaly_mode_names_the_time_step_of_a_nan_in_the_input(kind, fused):
     x = np.ones((5, 2, 3))

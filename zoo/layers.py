@@ -15,7 +15,7 @@ over (T*B, D), then one fused node per step (default) or every op of the cell's 
 (``fused=False``, or inside ``zoo.unfused()``), tagged ``layer{l}/{fwd|bwd}/t={t}``. The weight
 gradients of all steps are formed as one product each by the engine (``minigrad.Deferred``).
 Opt-in, ``fused="sequence"`` runs each layer and direction as one node with hand-written BPTT
-(``zoo.sequence``; with ``return_states`` it steps). All compute the same numbers (to
+(``zoo.sequence``; with ``return_states`` or inside ``detect_anomaly()`` it steps). All compute the same numbers (to
 round-off) and the same gradients.
 """
 from __future__ import annotations
@@ -134,8 +134,8 @@ class RNNBase(Module):
             step_mask = None
         states0 = self._initial_states(hx, B, unbatched, x.dtype)
         fused = fusing.resolve(self.fused)  # the one resolution of this forward
-        if fused == fusing.SEQUENCE and return_states:
-            fused = True  # per-step states need per-step nodes
+        if fused == fusing.SEQUENCE and (return_states or mg.is_anomaly_enabled()):
+            fused = True  # per-step states need per-step nodes, and anomaly mode names the step
         xs = x.transpose(0, 1) if time_axis else x  # (T, B, D): unroll runs time-major
         finals, kept = [], []
         for layer in range(self.num_layers):
