@@ -15,8 +15,8 @@ over (T*B, D), then one fused node per step (default) or every op of the cell's 
 (``fused=False``, or inside ``zoo.unfused()``), tagged ``layer{l}/{fwd|bwd}/t={t}``. The weight
 gradients of all steps are formed as one product each by the engine (``minigrad.Deferred``).
 Opt-in, ``fused="sequence"`` runs each layer and direction as one node with hand-written BPTT
-(``zoo.sequence``; with ``return_states`` or inside ``detect_anomaly()`` it steps). All compute the same numbers (to
-round-off) and the same gradients.
+(``zoo.sequence``; with ``return_states`` or inside ``detect_anomaly()`` it steps). All compute
+the same numbers (to round-off) and the same gradients.
 """
 from __future__ import annotations
 
