@@ -36,8 +36,10 @@ class Deferred:
 
     ``left`` (N, M) and ``right`` (N, K) are N rows of the two factors (for a linear map
     ``a = h @ W.T``: dL/da and h, so ``W``'s gradient is ``dL/da.T @ h``). All the ``Deferred``
-    sent to one input, by any number of nodes, are stacked row-wise and multiplied once:
-    ``sum_k left_k.T @ right_k == concat(left).T @ concat(right)``.
+    sent to one input, by any number of nodes, are stacked row-wise and multiplied as one
+    product (in chunks of at most ``CHUNK_BYTES`` of left factors, to bound the copy):
+    ``sum_k left_k.T @ right_k == concat(left).T @ concat(right)``. Sums (``right`` None) are
+    reduced term by term.
     """
 
     __slots__ = ("left", "right")
@@ -251,8 +253,6 @@ CHUNK_BYTES = 4 << 20
 
 def _product(terms: list) -> np.ndarray:
     """sum_k left_k.T @ right_k as few products as the chunk budget allows."""
-    if len(terms) == 1:
-        return terms[0].value()
     total = None
     start = 0
     while start < len(terms):

@@ -104,7 +104,7 @@ class RNNBase(Module):
         bound = self.__dict__.setdefault("_bound", _BoundCells()).cells
         ids = tuple(map(id, params))
         cached = bound.get((layer, direction))
-        if cached is not None and cached[0] == ids and cached[1].fused is self.fused:
+        if cached is not None and cached[0] == ids and cached[1].fused == self.fused:
             return cached[1]
         options = {k: v for k, v in self.cell_options.items() if k in self.cell_class.step_options}
         cell = self.cell_class.bind(*params, fused=self.fused, **options)

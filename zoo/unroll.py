@@ -44,13 +44,15 @@ def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states
     the state passes through unchanged and the output is zero, so a padded sequence ends in the
     state of its last real step, as with PyTorch's packed sequences. Steps where no sequence is
     real are not computed at all. ``reverse`` walks from the last step to the first (the backward
-    direction of a bidirectional layer). ``fused`` overrides the cell's own choice (see
-    ``CellBase.recurrence``); it is resolved once, here.
+    direction of a bidirectional layer). The recurrence is chosen once, here: the cell's own
+    ``fused`` under the current ``zoo.fusion`` cap, or ``fused`` when given (a choice already
+    resolved, as a layer passes it for all its cells; see ``CellBase.recurrence``).
 
     The inputs of all steps are projected at once (``cell.project``: one node, one matrix product);
     step t reads its slice of that inside ``minigrad.scope(step_scope(t))``, where all its nodes
-    are recorded (a fused step reads the slice itself: one node per step). Inside ``detect_anomaly()`` each step's input slice is also taken in its scope
-    first, so a NaN or Inf arriving in the input is reported with its time step.
+    are recorded (a fused step reads the slice itself: one node per step). Inside
+    ``detect_anomaly()`` each step's input slice is also taken in its scope first, so a NaN or Inf
+    arriving in the input is reported with its time step.
     """
     X = inputs if isinstance(inputs, mg.Tensor) else mg.stack(list(inputs))
     T = X.shape[0]
