@@ -42,12 +42,9 @@ class scope(ModeSetting):
 
     field = "scope"
 
-    def changed(self, current: Modes) -> Modes:
+    def value_in(self, current: Modes) -> Modes:
         path = current.scope
-        return Modes(current.grad, current.anomaly, current.keep, f"{path}/{self.name}" if path else self.name)
-
-    def restored(self, current: Modes, saved: str) -> Modes:
-        return Modes(current.grad, current.anomaly, current.keep, saved)
+        return current.replace(scope=f"{path}/{self.name}" if path else self.name)
 
 
 # The time-step convention: a step's nodes sit in a scope labelled ``t=<n>`` (at any depth).

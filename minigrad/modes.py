@@ -115,22 +115,42 @@ class Setting(contextlib.ContextDecorator):
 
 
 class ModeSetting(Setting):
-    """A ``Setting`` of one field of the engine's ``Modes``."""
+    """A ``Setting`` of one field of the engine's ``Modes``.
+
+    An instance remembers the ``Modes`` it made of the last few it was entered under, so a scope
+    entered at every time step allocates nothing after the first sequence, and leaving a block
+    in which nothing else changed restores the very object it replaced.
+    """
 
     var = _MODES
     field = ""
+    _made = None  # outer Modes -> the Modes this setting made of it
 
     def __init__(self, mode: bool = True):
         self.mode = bool(mode)
 
     def changed(self, current: Modes) -> Modes:
+        made = self._made
+        if made is None:
+            made = self._made = {}
+        inner = made.get(current)
+        if inner is None:
+            if len(made) >= 8:  # a handful of outer modes recur; anything beyond is forgotten
+                made.clear()
+            inner = made[current] = self.value_in(current)
+        return inner
+
+    def value_in(self, current: Modes) -> Modes:
+        """The ``Modes`` inside the block, built afresh from the one outside."""
         return current.replace(**{self.field: self.mode})
 
-    def saved(self, current: Modes):
-        return getattr(current, self.field)
+    def saved(self, current: Modes) -> Modes:
+        return current
 
-    def restored(self, current: Modes, saved) -> Modes:
-        return current.replace(**{self.field: saved})
+    def restored(self, current: Modes, saved: Modes) -> Modes:
+        if self._made.get(saved) is current:  # nothing else changed inside: the outer object itself
+            return saved
+        return current.replace(**{self.field: getattr(saved, self.field)})
 
 
 class AnomalyError(RuntimeError):

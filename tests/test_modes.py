@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad.modes import modes as current_modes
 import zoo
 
 
@@ -155,6 +156,31 @@ def test_exiting_out_of_order_restores_each_setting():
     assert mg.is_grad_enabled() and mg.current_scope() == ""
     with pytest.raises(RuntimeError, match="exited without a matching enter"):
         b.__exit__(None, None, None)
+
+
+def test_a_reused_setting_gives_the_right_modes_under_every_outer_mode():
+    inner = mg.scope("t=0")  # one instance, entered under many outer modes, as unroll's step scopes are
+    outers = [mg.scope("layer0"), mg.scope("layer1"), mg.no_grad(), mg.detect_anomaly()]
+    for _ in range(3):  # later rounds reuse the modes the instance remembered
+        for outer in outers:
+            with outer:
+                before = current_modes()
+                with inner:
+                    assert mg.current_scope() == (f"{before.scope}/t=0" if before.scope else "t=0")
+                    assert (mg.is_grad_enabled(), mg.is_anomaly_enabled()) == (before.grad, before.anomaly)
+                assert current_modes() is before  # nothing changed inside: the very object comes back
+    assert current_modes().scope == "" and mg.is_grad_enabled() and not mg.is_anomaly_enabled()
+
+
+def test_a_mode_changed_inside_a_reused_scope_outlives_it_out_of_order():
+    s, ng = mg.scope("s"), mg.no_grad()
+    for _ in range(2):
+        s.__enter__()
+        ng.__enter__()
+        s.__exit__(None, None, None)  # the scope leaves first: grad stays off, the path is restored
+        assert mg.current_scope() == "" and not mg.is_grad_enabled()
+        ng.__exit__(None, None, None)
+        assert mg.is_grad_enabled()
 
 
 # anomaly mode names the step --------------------------------------------------------------------
