@@ -31,7 +31,7 @@ from minigrad.tensors import as_array
 
 from . import fusing
 from .cells import GRUCell, LSTMCell, RNNCell
-from .unroll import _lengths_array, _mask_array, sequence_mask, unroll
+from .unroll import _lengths_array, _mask_array, sequence_mask, shared_scope, unroll
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "StepStates"]
 
@@ -139,14 +139,14 @@ class RNNBase(Module):
         xs = x.transpose(0, 1) if time_axis else x  # (T, B, D): unroll runs time-major
         finals, kept = [], []
         for layer in range(self.num_layers):
-            with mg.scope(f"layer{layer}"):
+            with shared_scope(f"layer{layer}"):
                 if layer > 0 and self.dropout and self.training:
-                    with mg.scope("dropout"):
+                    with shared_scope("dropout"):
                         xs = F.dropout(xs, self.dropout, training=True)
                 outs = []
                 for k in range(self.directions):
                     cell, state0 = self.cell(layer, k), states0[layer * self.directions + k]
-                    with mg.scope(DIRECTIONS[k]):
+                    with shared_scope(DIRECTIONS[k]):
                         if fused == fusing.SEQUENCE and not return_states:  # opt-in: one node, no steps
                             out, state = cell.fused_sequence(xs, state0, mask=step_mask, reverse=k == 1)
                             outs.append(out)

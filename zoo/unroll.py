@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import functools
+
 import numpy as np
 
 import minigrad as mg
@@ -56,18 +58,19 @@ def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states
     """
     X = inputs if isinstance(inputs, mg.Tensor) else mg.stack(list(inputs))
     T = X.shape[0]
+    steps = step_scopes(T)
     if mask is not None:
         mask = _mask_array(mask, (T, X.shape[1])) if T else None
     recur = cell.recurrence(fused)
     if is_anomaly_enabled():
         for t in range(T):
-            with mg.scope(mg.step_scope(t)):
+            with steps[t]:
                 X[t]  # the slice's forward check names step t
     AX = cell.project(X)  # (T, B, G*H): x_t W_ih^T + b_ih for every step
     outputs = [None] * T
     states = [None] * T if keep_states else None
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
-        with mg.scope(mg.step_scope(t)):
+        with steps[t]:
             if mask is not None and not mask[t].any():  # no sequence is real here: nothing to compute
                 h = cell.output(state)
                 out = mg.zeros(h.shape, dtype=h.dtype)
@@ -82,6 +85,19 @@ def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states
                 states[t] = _retain(state)
         outputs[t] = out
     return Unrolled(outputs, state, states)
+
+
+@functools.lru_cache(maxsize=1024)
+def shared_scope(name: str) -> mg.scope:
+    """One ``mg.scope(name)`` object per name, entered by every forward: a scope remembers the
+    modes it made (``minigrad.ModeSetting``), so a shared one costs no allocation per entry."""
+    return mg.scope(name)
+
+
+@functools.lru_cache(maxsize=64)
+def step_scopes(T: int) -> tuple:
+    """The scopes of steps 0..T-1 (``shared_scope(step_scope(t))``)."""
+    return tuple(shared_scope(mg.step_scope(t)) for t in range(T))
 
 
 def _select(m: np.ndarray, new, old):
