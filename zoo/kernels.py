@@ -44,7 +44,17 @@ __all__ = ["RNNStep", "LSTMStep", "LSTMHidden", "GRUStep", "rnn_step", "lstm_ste
 def _check(op: str, G: int, ax, states, w_hh, bias) -> None:
     """Raise ShapeError (TypeError for mixed dtypes) naming ``op`` and every input unless they fit:
     ``ax`` (B, G*H), each state (B, H), ``weight_hh`` (G*H, H), ``bias_hh`` (G*H,) or None."""
-    dt = ax.dtype
+    dt, shape, wshape = ax.dtype, ax.shape, w_hh.shape
+    # NOTE: the common case first, comparing dtypes by identity (builtin dtypes are singletons);
+    # anything it does not accept gets the full check below
+    if (len(shape) == 2 and len(wshape) == 2 and shape[1] == wshape[0] == G * wshape[1] and w_hh.dtype is dt
+            and (bias is None or (bias.dtype is dt and bias.shape == wshape[:1]))):
+        hs = (shape[0], wshape[1])
+        for s in states:
+            if s.shape != hs or s.dtype is not dt:
+                break
+        else:
+            return
     fits = ax.ndim == 2 and w_hh.ndim == 2 and w_hh.shape[0] == G * w_hh.shape[1]
     same = w_hh.dtype == dt
     if fits:
