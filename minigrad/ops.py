@@ -502,6 +502,9 @@ class MatMul(Function):
     op = "matmul"
 
     def forward(self, a, b):
+        self.a, self.b = a, b
+        if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
+            return np.dot(a, b)  # NOTE: np.dot is several times faster than @ for small 2-D products
         if a.ndim == 0 or b.ndim == 0:
             raise ShapeError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
         ka = a.shape[-1]
@@ -510,9 +513,6 @@ class MatMul(Function):
             raise ShapeError(
                 f"matmul: shapes {a.shape} and {b.shape} do not align: "
                 f"{ka} (last axis of the first) != {kb} ({'only' if b.ndim == 1 else 'second-to-last'} axis of the second)")
-        self.a, self.b = a, b
-        if a.ndim == 2 and b.ndim == 2:
-            return np.dot(a, b)  # NOTE: np.dot is several times faster than @ for small 2-D products
         return np.matmul(a, b)
 
     def backward(self, g):
