@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 
-from .function import At, Function, ShapeError
+from .function import At, Deferred, Function, ShapeError
 
 # ---------------------------------------------------------------------------------------------
 # broadcasting
@@ -519,7 +519,8 @@ class MatMul(Function):
         a, b = self.a, self.b
         na, nb = self.needs_input_grad
         if a.ndim == 2 and b.ndim == 2:
-            return (np.dot(g, b.T) if na else None), (np.dot(a.T, g) if nb else None)
+            # b's gradient a^T g as factors: a weight used by many products gets one over all rows
+            return (np.dot(g, b.T) if na else None), (Deferred(a, g) if nb else None)
         if a.ndim == 1 and b.ndim == 1:  # inner product: g is a 0-d array
             return (g * b if na else None), (g * a if nb else None)
         # promote 1-D operands to matrices, as matmul did, and the gradient to match

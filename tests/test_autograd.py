@@ -1,6 +1,8 @@
 """The Tensor backward driver: accumulation, graph release, grad modes, hooks, anomaly mode, custom Functions."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad import Function, Tensor
@@ -298,3 +300,27 @@ def test_slices_of_one_input_accumulate_into_one_buffer():
     # x[t, :2].sum() is broadcast over the 3 elements of total, so its slice collects 3 per element
     expected = np.array([[1, 1, 1], [5, 5, 2], [6, 6, 3], [7, 7, 4]], dtype=np.float64)
     np.testing.assert_array_equal(x.grad.data, expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(steps=st.integers(1, 6), n=st.integers(1, 4), k=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_a_weight_shared_by_many_matmuls_gets_the_sum_of_every_use(steps, n, k, seed):
+    # MatMul sends the weight's gradient as Deferred factors: the engine forms one product over
+    # all uses, which must equal sum_t y_t^T g_t formed use by use
+    rng = np.random.default_rng(seed)
+    w = mg.tensor(rng.standard_normal((k, k)) / k, requires_grad=True)
+    y = mg.tensor(rng.standard_normal((n, k)), requires_grad=True)
+    ys = [y.data]
+    for _ in range(steps):
+        y = (y @ w).tanh()
+        ys.append(y.data)
+    seen = []
+    w.register_hook(lambda grad: seen.append(grad.data.copy()))
+    (y * y).sum().backward()
+    g, expected = 2 * ys[-1], np.zeros((k, k))
+    for t in range(steps, 0, -1):
+        da = g * (1 - ys[t] ** 2)
+        expected += ys[t - 1].T @ da
+        g = da @ w.data.T
+    np.testing.assert_allclose(w.grad.data, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(seen[0], expected, rtol=1e-10, atol=1e-12)  # the hook saw the finished sum
