@@ -14,6 +14,10 @@ Besides an array, a gradient may be sent in two forms the engine completes itsel
 - ``At(index, value)``: zero except ``value`` at ``index`` (a slice's gradient). The engine adds
   it into one buffer for the input, so T steps that each read one slice x[t] of a (T, ...) input
   cost one buffer, not T full-size zero arrays.
+
+A backward may also write a gradient straight into that buffer: ``gradient_slot(self, i, t)``
+lends it row t of input i's buffer. The T steps' gradients are then rows of one array, so nothing
+is copied into the buffer, and ``Deferred`` factors that are such rows are multiplied in place.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import numpy as np
 from .graph import toposort
 from .modes import AnomalyError, modes
 
-__all__ = ["Function", "Deferred", "At", "ShapeError", "run_backward", "modified_in_place"]
+__all__ = ["Function", "Deferred", "At", "ShapeError", "run_backward", "modified_in_place", "gradient_slot"]
 
 
 class ShapeError(ValueError):
@@ -37,9 +41,10 @@ class Deferred:
     ``left`` (N, M) and ``right`` (N, K) are N rows of the two factors (for a linear map
     ``a = h @ W.T``: dL/da and h, so ``W``'s gradient is ``dL/da.T @ h``). All the ``Deferred``
     sent to one input, by any number of nodes, are stacked row-wise and multiplied as one
-    product (in chunks of at most ``CHUNK_BYTES`` of left factors, to bound the copy):
-    ``sum_k left_k.T @ right_k == concat(left).T @ concat(right)``. Sums (``right`` None) are
-    reduced term by term.
+    product: ``sum_k left_k.T @ right_k == concat(left).T @ concat(right)``. Left factors that
+    are adjacent rows of one array (``gradient_slot``'s rows) are used in place; the others and
+    the right factors are copied in chunks of at most ``CHUNK_BYTES``. Sums (``right`` None) are
+    reduced likewise, one reduction per run of adjacent rows.
     """
 
     __slots__ = ("left", "right")
@@ -226,12 +231,13 @@ class _Terms:
     """An input's gradient while it is still arriving: ``Deferred`` terms plus a dense part.
 
     ``owned``: the dense part is an array this pass allocated, so it may be added into.
+    ``lent``: the rows of the dense part lent by ``gradient_slot`` (None once it lends no more).
     """
 
-    __slots__ = ("products", "sums", "dense", "owned")
+    __slots__ = ("products", "sums", "dense", "owned", "lent")
 
     def __init__(self, dense=None):
-        self.products, self.sums, self.dense, self.owned = [], [], dense, False
+        self.products, self.sums, self.dense, self.owned, self.lent = [], [], dense, False, None
 
     def value(self) -> np.ndarray:
         """The finished gradient: the products formed over stacked rows, the sums reduced."""
@@ -239,10 +245,17 @@ class _Terms:
         if self.products:
             part = _product(self.products)
             total = part if total is None else total + part
-        for d in self.sums:
-            part = np.add.reduce(d.left, 0)
+        if self.sums:
+            part = _sum(self.sums)
             total = part if total is None else total + part
         return total
+
+    def writable(self) -> np.ndarray:
+        """The dense part, to add into: a copy if rows of it were lent, as ``Deferred`` factors
+        may still read them (they must see only what their backward wrote)."""
+        if self.lent:
+            self.dense, self.lent = np.array(self.dense), None
+        return self.dense
 
 
 # The stacked factors of one product are formed in chunks of at most this many bytes: one product
@@ -252,22 +265,86 @@ CHUNK_BYTES = 4 << 20
 
 
 def _product(terms: list) -> np.ndarray:
-    """sum_k left_k.T @ right_k as few products as the chunk budget allows."""
+    """sum_k left_k.T @ right_k as few products as adjacency and the chunk budget allow."""
     total = None
+    runs, loose = _adjacent(terms)
+    for run in runs:  # the left factors are one array already: only the right ones are copied
+        for chunk in _chunks(run, "right"):
+            part = np.dot(_span(chunk).T, _stacked(chunk, "right"))
+            total = part if total is None else np.add(total, part, out=total)
+    for chunk in _chunks(loose, "left"):
+        part = np.dot(_stacked(chunk, "left").T, _stacked(chunk, "right"))
+        total = part if total is None else np.add(total, part, out=total)
+    return total
+
+
+def _sum(terms: list) -> np.ndarray:
+    """sum_k left_k.sum(0): one reduction per run of adjacent rows, one per other term."""
+    runs, loose = _adjacent(terms)
+    total = None
+    for part in [_span(run) for run in runs] + [d.left for d in loose]:
+        part = np.add.reduce(part, 0)
+        total = part if total is None else np.add(total, part, out=total)
+    return total
+
+
+def _adjacent(terms: list) -> tuple:
+    """(runs, rest): runs of two or more terms whose left factors are C-contiguous 2-d views of one
+    array lying back to back in memory (each run in address order), and the other terms."""
+    by_base, rest = {}, []
+    for d in terms:
+        x = d.left
+        if x.base is None or x.ndim != 2 or not x.flags.c_contiguous:
+            rest.append(d)
+        else:
+            by_base.setdefault(id(x.base), []).append(d)
+    runs = []
+    for group in by_base.values():
+        if len(group) == 1:
+            rest += group
+            continue
+        placed = sorted(((d.left.__array_interface__["data"][0], d) for d in group), key=_first)
+        run, end = [], None
+        for address, d in placed:
+            x = d.left
+            if run and (address != end or x.shape[1] != run[0].left.shape[1] or x.dtype != run[0].left.dtype):
+                (runs.append(run) if len(run) > 1 else rest.extend(run))
+                run = []
+            run.append(d)
+            end = address + x.nbytes
+        (runs.append(run) if len(run) > 1 else rest.extend(run))
+    return runs, rest
+
+
+def _first(pair: tuple):
+    return pair[0]
+
+
+def _span(run: list) -> np.ndarray:
+    """The left factors of a run (``_adjacent``) as one read-only view, rows in order."""
+    first = run[0].left
+    rows, width = sum(d.left.shape[0] for d in run), first.shape[1]
+    # NOTE: the strides are spelled out: numpy allows any stride along an axis of length 1
+    return np.lib.stride_tricks.as_strided(first, (rows, width), (width * first.itemsize, first.itemsize),
+                                           writeable=False)
+
+
+def _chunks(terms: list, side: str):
+    """Consecutive groups of terms whose ``side`` factors total at most ``CHUNK_BYTES`` (or one term)."""
     start = 0
     while start < len(terms):
         size, stop = 0, start
-        while stop < len(terms) and (stop == start or size + terms[stop].left.nbytes <= CHUNK_BYTES):
-            size += terms[stop].left.nbytes
+        while stop < len(terms) and (stop == start or size + getattr(terms[stop], side).nbytes <= CHUNK_BYTES):
+            size += getattr(terms[stop], side).nbytes
             stop += 1
-        chunk = terms[start:stop]
-        if len(chunk) == 1:
-            part = chunk[0].value()
-        else:
-            part = np.dot(np.concatenate([d.left for d in chunk]).T, np.concatenate([d.right for d in chunk]))
-        total = part if total is None else np.add(total, part, out=total)
+        yield terms[start:stop]
         start = stop
-    return total
+
+
+def _stacked(chunk: list, side: str) -> np.ndarray:
+    if len(chunk) == 1:
+        return getattr(chunk[0], side)
+    return np.concatenate([getattr(d, side) for d in chunk])
 
 
 def _accumulate(t, g: np.ndarray, fresh: bool) -> None:
@@ -304,6 +381,17 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
     # Tensors whose pending gradient is an array this pass allocated: only those are added into
     # in place; any other array may be shared with another branch (lesson 6).
     owned = set()
+    here = _Pass(pending)
+    outer = getattr(_PASSES, "state", None)
+    # no rows lent under anomaly mode: its checks see each gradient a backward returns
+    _PASSES.state = None if anomaly else here
+    try:
+        _backward_pass(root, pending, owned, here, keep, anomaly, free)
+    finally:
+        _PASSES.state = outer
+
+
+def _backward_pass(root, pending: dict, owned: set, here: _Pass, keep, anomaly, free) -> None:
     pop = pending.pop
     for t in reversed(toposort(root)):
         fn = t._ctx
@@ -329,7 +417,11 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
                 _check_unmodified(fn, t)
             if keep or t._retain:
                 _accumulate(t, g, False)
-            grads = fn.backward(g) if not anomaly else _checked_grads(fn, g, t)
+            if not anomaly:
+                here.node = t
+                grads = fn.backward(g)
+            else:
+                grads = _checked_grads(fn, g, t)
             for p, pg in zip(t.parents, grads):
                 if pg is not None and p.requires_grad:
                     prev = pending.get(p)
@@ -361,10 +453,10 @@ def _send(pending: dict, owned: set, p, prev, g) -> None:
     elif type(prev) is _Terms:
         if prev.dense is None:
             prev.dense = g
-        elif prev.owned:
+        elif prev.owned and not prev.lent:
             prev.dense += g
         else:
-            prev.dense, prev.owned = prev.dense + g, True
+            prev.dense, prev.owned, prev.lent = prev.dense + g, True, None
     elif p in owned:
         prev += g
     else:
@@ -382,13 +474,55 @@ def _owned_dense(pending: dict, owned: set, p, prev) -> np.ndarray:
         elif not prev.owned:
             prev.dense = np.array(prev.dense, dtype=dtype)
         prev.owned = True
-        return prev.dense
+        return prev.writable()
     if prev is None:
         prev = pending[p] = np.zeros(shape, dtype=dtype)
     elif p not in owned:
         prev = pending[p] = np.array(prev, dtype=dtype)
     owned.add(p)
     return prev
+
+
+class _Pass:
+    """What ``gradient_slot`` reads of the backward pass running in this thread."""
+
+    __slots__ = ("pending", "node")
+
+    def __init__(self, pending: dict):
+        self.pending, self.node = pending, None  # node: the one whose backward runs now
+
+
+_PASSES = threading.local()
+
+
+def gradient_slot(fn: Function, i: int, t: int):
+    """Row ``t`` of input ``i``'s gradient buffer (zeros), lent to ``fn.backward`` to write its
+    gradient for ``x[t]`` into; or None.
+
+    For a backward whose node read row t of input ``i`` (a step reading x[t] of every step's
+    (T, ...) input). Given a row, it writes its gradient there and returns None for input ``i``
+    (the gradient is sent); given None (no backward pass is running this node, anomaly mode, or
+    row t was lent already), it returns the gradient as usual. What else reaches the buffer goes
+    to a copy of it, so a lent row holds exactly this node's gradient and may be a ``Deferred``
+    factor.
+    """
+    state = getattr(_PASSES, "state", None)
+    node = None if state is None else state.node
+    if node is None or node._ctx is not fn:
+        return None
+    p = node.parents[i]
+    shape = p.data.shape
+    if not p.requires_grad or type(t) is not int or not 0 <= t < (shape[0] if shape else 0):
+        return None
+    pending = state.pending
+    prev = pending.get(p)
+    if prev is None:
+        prev = pending[p] = _Terms(np.zeros(shape, dtype=p.data.dtype))
+        prev.owned, prev.lent = True, set()
+    elif type(prev) is not _Terms or prev.lent is None or t in prev.lent:
+        return None
+    prev.lent.add(t)
+    return prev.dense[t]
 
 
 def _checked_grads(fn, g: np.ndarray, t) -> tuple:

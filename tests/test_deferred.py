@@ -153,3 +153,165 @@ def test_a_deferred_of_the_wrong_shape_is_reported_against_the_leaf():
     w = mg.Tensor(np.ones((4, 3)), requires_grad=True)
     with pytest.raises(RuntimeError, match=r"gradient of shape \(1, 3\) reached a tensor of shape \(4, 3\)"):
         Bad.apply(x, w, mg.Tensor(np.zeros(4)), dense=False).sum().backward()
+
+
+# gradient_slot: a backward writes its gradient straight into a row of its input's buffer ----------
+
+class Row(mg.Function):
+    """h' = tanh(x[t] + h @ w.T), the shape of a recurrent step on every step's input x (T, B, H):
+    x's gradient written into the row the engine lends (or, with dense=True, returned as a full
+    array), w's sent as a Deferred whose left factor is that row."""
+
+    op = "row"
+    lent = 0  # how many rows the engine lent (so the tests know the mechanism ran)
+
+    def forward(self, x, h, w, t, dense):
+        self.h, self.w, self.shape = h, w, x.shape
+        self.y = np.tanh(x[t] + h @ w.T)
+        return self.y
+
+    def backward(self, g):
+        t, dense = self.options["t"], self.options["dense"]
+        da = None if dense else mg.function.gradient_slot(self, 0, t)
+        sent = None
+        if da is None:
+            da = np.empty_like(g)
+            sent = mg.At(t, da)
+        else:
+            Row.lent += 1
+        np.multiply(g, 1 - self.y * self.y, out=da)
+        if dense:
+            sent = np.zeros(self.shape)
+            sent[t] = da
+        return sent, da @ self.w, (da.T @ self.h if dense else mg.Deferred(da, self.h))
+
+
+def row_program(Xs, w, dense: bool, uses: list):
+    """Each X in ``Xs`` runs its own recurrence over ``uses`` ((t, extra) pairs) with the shared
+    ``w``; ``extra`` adds another reader of X[t]: 1 a getitem (an At), 2 a second Row at t."""
+    total = 0.0
+    for X in Xs:
+        h = mg.Tensor(np.zeros(X.shape[1:]))
+        for step, (t, extra) in enumerate(uses):
+            with mg.scope(mg.step_scope(step)):
+                h = Row.apply(X, h, w, t=t, dense=dense)
+                if extra == 1:
+                    total = total + (X[t] * X[t]).sum() * 0.5
+                elif extra == 2:
+                    total = total + Row.apply(X, h, w, t=t, dense=dense).sum()
+        total = total + (h * h).sum()
+    return total
+
+
+def row_leaves(seed, T, B, H, layers):
+    rng = np.random.default_rng(seed)
+    Xs = [mg.Tensor(rng.standard_normal((T, B, H)), requires_grad=True) for _ in range(layers)]
+    return Xs, mg.Tensor(rng.standard_normal((H, H)) * 0.5, requires_grad=True)
+
+
+ROW_USES = st.integers(1, 5).flatmap(lambda T: st.tuples(
+    st.just(T), st.lists(st.tuples(st.integers(0, T - 1), st.sampled_from([0, 0, 1, 2])), min_size=1, max_size=7)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(TU=ROW_USES, B=st.integers(0, 3), H=st.integers(1, 4), layers=st.integers(1, 2),
+       through=st.booleans(), seed=st.integers(0, 2**16))
+def test_gradients_written_into_lent_rows_equal_the_plain_ones(TU, B, H, layers, through, seed):
+    """Repeated steps, other readers of the same row, a weight shared by two recurrences, and
+    inputs that are leaves or computed (``through``: X * 1, whose buffer its backward reads)."""
+    T, uses = TU
+    grads = []
+    for dense in (True, False):
+        Xs, w = row_leaves(seed, T, B, H, layers)
+        ins = [X * 1.0 for X in Xs] if through else Xs
+        row_program(ins, w, dense, uses).backward()
+        grads.append([t.grad.data for t in (*Xs, w)])
+    for g_dense, g_engine in zip(*grads):
+        np.testing.assert_allclose(g_engine, g_dense, rtol=1e-12, atol=1e-13)
+
+
+def test_the_engine_lends_rows_and_multiplies_them_in_place():
+    """Three distinct steps: three rows lent, and w's gradient is one product whose left factor
+    is the three rows of x's buffer, not a copy."""
+    Xs, w = row_leaves(0, 3, 2, 4, 1)
+    loss = row_program(Xs, w, False, [(2, 0), (1, 0), (0, 0)])
+    lent, calls, real_dot = Row.lent, [], np.dot
+
+    def recording_dot(a, c, *rest):
+        calls.append(a)
+        return real_dot(a, c, *rest)
+
+    np.dot = recording_dot
+    try:
+        loss.backward()
+    finally:
+        np.dot = real_dot
+    assert Row.lent - lent == 3
+    (product,) = [a for a in calls if a.shape == (4, 6)]
+    assert np.shares_memory(product, Xs[0].grad.data)  # x's buffer is x.grad: nothing else reached x
+    Xd, wd = row_leaves(0, 3, 2, 4, 1)
+    row_program(Xd, wd, True, [(2, 0), (1, 0), (0, 0)]).backward()
+    np.testing.assert_allclose(w.grad.data, wd.grad.data, rtol=1e-13)
+
+
+def test_lent_rows_with_hooks_retain_grad_retain_graph_and_anomaly_mode():
+    uses = [(0, 0), (1, 1), (2, 0), (1, 2)]
+    Xd, wd = row_leaves(4, 3, 2, 3, 1)
+    row_program(Xd, wd, True, uses).backward()
+    seen, seen_w = [], []
+    Xs, w = row_leaves(4, 3, 2, 3, 1)
+    X1 = Xs[0] * 1.0
+    X1.retain_grad()
+    X1.register_hook(lambda g: seen.append(g.data.copy()) or g * 2)  # doubles what reaches Xs[0]
+    w.register_hook(lambda g: seen_w.append(g.data.copy()))
+    loss = row_program([X1], w, False, uses)
+    loss.backward(retain_graph=True)
+    np.testing.assert_allclose(seen[0], Xd[0].grad.data, rtol=1e-12)
+    np.testing.assert_allclose(X1.grad.data, 2 * Xd[0].grad.data, rtol=1e-12)  # .grad is after the hooks
+    np.testing.assert_allclose(Xs[0].grad.data, 2 * Xd[0].grad.data, rtol=1e-12)
+    np.testing.assert_allclose(w.grad.data, wd.grad.data, rtol=1e-12)
+    np.testing.assert_allclose(seen_w[0], wd.grad.data, rtol=1e-12)
+    loss.backward()  # the graph was kept: the same gradients again, accumulated
+    np.testing.assert_allclose(w.grad.data, 2 * wd.grad.data, rtol=1e-12)
+    Xa, wa = row_leaves(4, 3, 2, 3, 1)
+    lent = Row.lent
+    with mg.detect_anomaly():
+        row_program(Xa, wa, False, uses).backward()
+    assert Row.lent == lent  # anomaly mode checks what each backward returns: it lends nothing
+    np.testing.assert_allclose(wa.grad.data, wd.grad.data, rtol=1e-12)
+    np.testing.assert_allclose(Xa[0].grad.data, Xd[0].grad.data, rtol=1e-12)
+
+
+def test_no_row_is_lent_outside_the_pass_running_the_node():
+    Xs, w = row_leaves(5, 2, 1, 2, 1)
+    h = Row.apply(Xs[0], mg.Tensor(np.zeros((1, 2))), w, t=1, dense=False)
+    assert mg.function.gradient_slot(h.grad_fn, 0, 1) is None
+    sent, _, _ = h.grad_fn.backward(np.ones((1, 2)))  # as edge_gradients and gradient_shares call it
+    assert type(sent) is mg.At
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_the_default_layers_lend_rows_and_keep_their_gradients_and_shares(kind):
+    """zoo's step kernels write dL/dax into the projection's buffer: gradients equal the per-op
+    graph's, each step's share of weight_hh sums to .grad, and finite differences agree."""
+    import zoo
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((5, 2, 3))
+    grads = {}
+    for fused in (True, False):
+        layer = getattr(zoo, kind)(3, 4, num_layers=2, bidirectional=True, dtype=np.float64, fused=fused)
+        layer.load_state_dict({k: rng.standard_normal(v.shape) * 0.4 for k, v in layer.state_dict().items()}
+                              if not grads else grads["state"])
+        grads.setdefault("state", {k: v.copy() for k, v in layer.state_dict().items()})
+        out, _ = layer(mg.Tensor(x))
+        (out * out).sum().backward()
+        grads[fused] = {n: p.grad.data.copy() for n, p in layer.named_parameters()}
+    for n, g in grads[True].items():
+        np.testing.assert_allclose(g, grads[False][n], rtol=1e-10, atol=1e-12, err_msg=n)
+    layer = getattr(zoo, kind)(3, 4, dtype=np.float64)
+    xt = mg.Tensor(x, requires_grad=True)
+    shares = gradient_shares((layer(xt)[0] ** 2).sum(), {"w": layer.weight_hh_l0})
+    layer.zero_grad()
+    (layer(xt)[0] ** 2).sum().backward()
+    np.testing.assert_allclose(shares.total("w"), layer.weight_hh_l0.grad.data, rtol=1e-12)
+    assert mg.gradcheck(lambda xt, *ps: (layer(xt)[0] ** 2).sum(), [xt, *layer.parameters()])

@@ -10,7 +10,10 @@ Every step is its own node and its own consumer of ``W_hh``, so the graph shows 
 ``zoo.gradient_shares`` and per-step ``.grad`` work. The backward does not form ``W_hh``'s
 gradient per step: it hands the engine the factors (``minigrad.Deferred(dA_t, h_{t-1})``), and the
 engine multiplies the factors of all steps at once when ``W_hh``'s gradient is complete - one
-product over T*B rows, the trick cuDNN uses, here as a general engine mechanism.
+product over T*B rows, the trick cuDNN uses, here as a general engine mechanism. A step writes its
+dA_t into the row of every step's input-gradient buffer the engine lends it
+(``minigrad.function.gradient_slot``), so dA_t is neither copied nor held twice, and the steps'
+left factors are adjacent rows of one array, multiplied in place.
 
 The shared numpy pieces of each gated cell are written once: the step (``_lstm_step_``,
 ``_gru_step_``) and its derivative factors (``_lstm_factors``, ``_gru_factors``). The cells'
@@ -33,6 +36,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import At, Deferred, Function, ShapeError
+from minigrad.function import gradient_slot
 from minigrad.ops import dot_t
 
 __all__ = ["RNNStep", "LSTMStep", "LSTMHidden", "GRUStep", "rnn_step", "lstm_step", "gru_step"]
@@ -248,12 +252,21 @@ def _step_input(ax: np.ndarray, t) -> np.ndarray:
     return ax[t]
 
 
-def _input_grad(need: bool, da: np.ndarray, options: dict):
-    """The gradient for ``ax``: ``da``, or only step t's slice of all steps' ax (an ``At``)."""
-    if not need:
-        return None
-    t = options["t"]
-    return da if t is None else At(t, da)
+def _delta(fn: Function, shape: tuple, dtype) -> tuple:
+    """``(da, sent)``: an array for the step's dL/d(ax), to fill, and the gradient ``ax`` is sent.
+
+    With ``t``, da is row t of every step's gradient buffer when the engine lends it
+    (``gradient_slot``; ``sent`` is then None, as da is already in place), so no step's delta is
+    copied and the deltas of all steps are rows of one array for the weights' products.
+    Otherwise da is a new array, sent as ``At(t, da)`` (or ``da``)."""
+    t = fn.options["t"]
+    need = fn.needs_input_grad[0]
+    if need and t is not None:
+        da = gradient_slot(fn, 0, t)
+        if da is not None:
+            return da.reshape(shape), None
+    da = np.empty(shape, dtype=dtype)
+    return da, (None if not need else da if t is None else At(t, da))
 
 
 def _weight_grads(need: tuple, da: np.ndarray, h: np.ndarray) -> tuple:
@@ -286,11 +299,11 @@ class RNNStep(Function):
         return a
 
     def backward(self, g):
-        da = self.dact(self.out, np.empty_like(g))
+        da, sent = _delta(self, g.shape, g.dtype)
+        self.dact(self.out, da)
         da *= g
         need = self.needs_input_grad
-        return (_input_grad(need[0], da, self.options), np.dot(da, self.w_hh) if need[1] else None,
-                *_weight_grads(need[2:], da, self.h))
+        return sent, np.dot(da, self.w_hh) if need[1] else None, *_weight_grads(need[2:], da, self.h)
 
 
 class LSTMStep(Function):
@@ -319,12 +332,12 @@ class LSTMStep(Function):
     def backward(self, grad):
         B, H = self.h.shape
         do, dc = grad[:, :H], grad[:, H:]
-        da = _lstm_factors(self.gates, self.c, np.empty((B, 4, H), dtype=grad.dtype))
-        da[:, :3] *= dc[:, None]
-        da[:, 3] *= do
-        da = da.reshape(B, 4 * H)
+        da, sent = _delta(self, (B, 4 * H), grad.dtype)
+        d = _lstm_factors(self.gates, self.c, da.reshape(B, 4, H))
+        d[:, :3] *= dc[:, None]
+        d[:, 3] *= do
         need = self.needs_input_grad
-        return (_input_grad(need[0], da, self.options), np.dot(da, self.w_hh) if need[1] else None,
+        return (sent, np.dot(da, self.w_hh) if need[1] else None,
                 dc * self.gates[:, H:2 * H] if need[2] else None, *_weight_grads(need[3:], da, self.h))
 
 
@@ -371,9 +384,9 @@ class GRUStep(Function):
     def backward(self, g):
         B, H = g.shape
         a = self.gates
-        dax = _gru_factors(a, self.ahn, self.h, np.empty((B, 3, H), dtype=g.dtype), np.empty_like(g))
-        dax *= g[:, None]
-        dax = dax.reshape(B, 3 * H)
+        dax, sent = _delta(self, (B, 3 * H), g.dtype)
+        d = _gru_factors(a, self.ahn, self.h, dax.reshape(B, 3, H), np.empty_like(g))
+        d *= g[:, None]
         dah = dax.copy()
         dah[:, 2 * H:] *= a[:, :H]  # r scales the n gate's recurrent term
         need = self.needs_input_grad
@@ -381,7 +394,7 @@ class GRUStep(Function):
         if need[1]:
             dh = np.dot(dah, self.w_hh)
             dh += g * a[:, H:2 * H]  # the direct path h -> h' carries dh' * z
-        return (_input_grad(need[0], dax, self.options), dh, *_weight_grads(need[2:], dah, self.h))
+        return sent, dh, *_weight_grads(need[2:], dah, self.h)
 
 
 # ---------------------------------------------------------------------------------------------
