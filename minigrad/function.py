@@ -268,10 +268,11 @@ def _product(terms: list) -> np.ndarray:
     """sum_k left_k.T @ right_k as few products as adjacency and the chunk budget allow."""
     total = None
     runs, loose = _adjacent(terms)
-    for run in runs:  # the left factors are one array already: only the right ones are copied
+    for buf, t, run in runs:  # the left factors are one array already: only the right ones are copied
         for chunk in _chunks(run, "right"):
-            part = np.dot(_span(chunk).T, _stacked(chunk, "right"))
+            part = np.dot(_span(buf, t, len(chunk)).T, _stacked(chunk, "right"))
             total = part if total is None else np.add(total, part, out=total)
+            t += len(chunk)
     for chunk in _chunks(loose, "left"):
         part = np.dot(_stacked(chunk, "left").T, _stacked(chunk, "right"))
         total = part if total is None else np.add(total, part, out=total)
@@ -282,51 +283,47 @@ def _sum(terms: list) -> np.ndarray:
     """sum_k left_k.sum(0): one reduction per run of adjacent rows, one per other term."""
     runs, loose = _adjacent(terms)
     total = None
-    for part in [_span(run) for run in runs] + [d.left for d in loose]:
+    for part in [_span(buf, t, len(run)) for buf, t, run in runs] + [d.left for d in loose]:
         part = np.add.reduce(part, 0)
         total = part if total is None else np.add(total, part, out=total)
     return total
 
 
 def _adjacent(terms: list) -> tuple:
-    """(runs, rest): runs of two or more terms whose left factors are C-contiguous 2-d views of one
-    array lying back to back in memory (each run in address order), and the other terms."""
-    by_base, rest = {}, []
+    """(runs, rest): runs ``(buffer, t, terms)`` of two or more terms whose left factors are the
+    rows t, t+1, ... that ``gradient_slot`` lent of one buffer, and the other terms."""
+    state = getattr(_PASSES, "state", None)
+    rows = None if state is None else state.rows
+    if not rows:
+        return [], terms
+    by_buffer, rest = {}, []
     for d in terms:
-        x = d.left
-        if x.base is None or x.ndim != 2 or not x.flags.c_contiguous:
+        lent = rows.get(id(d.left))  # (row, buffer, t)
+        if lent is None or lent[0] is not d.left or d.left.ndim != 2:
             rest.append(d)
         else:
-            by_base.setdefault(id(x.base), []).append(d)
+            by_buffer.setdefault(id(lent[1]), []).append((lent[2], lent[1], d))
     runs = []
-    for group in by_base.values():
-        if len(group) == 1:
-            rest += group
-            continue
-        placed = sorted(((d.left.__array_interface__["data"][0], d) for d in group), key=_first)
-        run, end = [], None
-        for address, d in placed:
-            x = d.left
-            if run and (address != end or x.shape[1] != run[0].left.shape[1] or x.dtype != run[0].left.dtype):
-                (runs.append(run) if len(run) > 1 else rest.extend(run))
-                run = []
-            run.append(d)
-            end = address + x.nbytes
-        (runs.append(run) if len(run) > 1 else rest.extend(run))
+    for group in by_buffer.values():
+        group.sort(key=_first)
+        start = 0
+        for k in range(1, len(group) + 1):
+            if k == len(group) or group[k][0] != group[k - 1][0] + 1:
+                if k - start > 1:
+                    runs.append((group[start][1], group[start][0], [d for _, _, d in group[start:k]]))
+                else:
+                    rest.append(group[start][2])
+                start = k
     return runs, rest
 
 
-def _first(pair: tuple):
-    return pair[0]
+def _first(item: tuple):
+    return item[0]
 
 
-def _span(run: list) -> np.ndarray:
-    """The left factors of a run (``_adjacent``) as one read-only view, rows in order."""
-    first = run[0].left
-    rows, width = sum(d.left.shape[0] for d in run), first.shape[1]
-    # NOTE: the strides are spelled out: numpy allows any stride along an axis of length 1
-    return np.lib.stride_tricks.as_strided(first, (rows, width), (width * first.itemsize, first.itemsize),
-                                           writeable=False)
+def _span(buf: np.ndarray, t: int, n: int) -> np.ndarray:
+    """Rows t .. t+n-1 of a lent buffer as one (rows, width) view."""
+    return buf[t:t + n].reshape(-1, buf.shape[-1])
 
 
 def _chunks(terms: list, side: str):
@@ -486,10 +483,11 @@ def _owned_dense(pending: dict, owned: set, p, prev) -> np.ndarray:
 class _Pass:
     """What ``gradient_slot`` reads of the backward pass running in this thread."""
 
-    __slots__ = ("pending", "node")
+    __slots__ = ("pending", "node", "rows")
 
     def __init__(self, pending: dict):
         self.pending, self.node = pending, None  # node: the one whose backward runs now
+        self.rows = {}  # id(row) -> (row, buffer, t) for every row lent in this pass
 
 
 _PASSES = threading.local()
@@ -522,7 +520,9 @@ def gradient_slot(fn: Function, i: int, t: int):
     elif type(prev) is not _Terms or prev.lent is None or t in prev.lent:
         return None
     prev.lent.add(t)
-    return prev.dense[t]
+    row = prev.dense[t]
+    state.rows[id(row)] = (row, prev.dense, t)
+    return row
 
 
 def _checked_grads(fn, g: np.ndarray, t) -> tuple:

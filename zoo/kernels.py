@@ -263,8 +263,8 @@ def _delta(fn: Function, shape: tuple, dtype) -> tuple:
     need = fn.needs_input_grad[0]
     if need and t is not None:
         da = gradient_slot(fn, 0, t)
-        if da is not None:
-            return da.reshape(shape), None
+        if da is not None:  # (B, G*H) as the forward checked; used as it is: the engine knows it by identity
+            return da, None
     da = np.empty(shape, dtype=dtype)
     return da, (None if not need else da if t is None else At(t, da))
 
