@@ -163,6 +163,42 @@ def test_kernel_errors_name_the_op_and_the_shapes():
         kernels.rnn_step(h, h, rnn.weight_hh, nonlinearity="sigmoid")
 
 
+@pytest.mark.parametrize("rows, shape, dtype, made", [
+    (32, (512, 128), np.float32, True), (2, (1024, 256), np.float32, True), (1, (512, 128), np.float32, False),
+    (64, (512, 128), np.float32, False), (32, (512, 128), np.float64, False), (32, (128, 128), np.float32, False)])
+def test_transposed_for_copies_w_t_exactly_where_dot_t_is_slow(rows, shape, dtype, made):
+    w = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    w_t = mg.ops.transposed_for(rows, w)
+    assert (w_t is not None) == made
+    if made:
+        assert w_t.flags.c_contiguous and np.array_equal(w_t, w.T)
+        a = np.random.default_rng(1).standard_normal((rows, shape[1])).astype(dtype)
+        np.testing.assert_allclose(mg.ops.dot_t(a, w, w_t), mg.ops.dot_t(a, w), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+def test_steps_reading_w_t_give_the_same_node_outputs_and_gradients(kind):
+    """w_t changes how the forward product is computed, nothing else: the node's input is still W_hh."""
+    cell = make_cell(kind, 3, 4)
+    T, B = 3, 2
+    rng = np.random.default_rng(2)
+    results = []
+    for w_t in (None, np.ascontiguousarray(cell.weight_hh.data.T)):
+        cell.zero_grad()
+        ax = mg.Tensor(rng.standard_normal((T, B, cell.gates * 4)), requires_grad=True)
+        state = cell.initial_state(B)
+        for t in range(T):
+            state = cell.fused_recurrence(ax, state, t, w_t)
+        loss = sum((s * s).sum() for s in (state if isinstance(state, tuple) else (state,)))
+        loss.backward()
+        results.append([loss.item(), ax.grad.data, cell.weight_hh.grad.data])
+        rng = np.random.default_rng(2)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    with pytest.raises(mg.ShapeError, match=r"w_t must be weight_hh.T, of shape \(4, \d+\)"):
+        cell.fused_recurrence(ax, cell.initial_state(B), 0, np.zeros((cell.gates * 4 + 1, 4)))
+
+
 # ---------------------------------------------------------------------------------------------
 # the switch: which graph each mode records
 

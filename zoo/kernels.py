@@ -87,9 +87,12 @@ def _refuse(op: str, names: tuple, arrays: tuple, fits: bool, expected: str):
     raise TypeError(f"{op}: the inputs, states and parameters need one dtype (no silent casts), got {got}")
 
 
-def _recurrent(h, w_hh, bias) -> np.ndarray:
-    """h W_hh^T (+ b_hh): (B, G*H), a new array."""
-    a = dot_t(h, w_hh)
+def _recurrent(op: str, h, w_hh, bias, w_t) -> np.ndarray:
+    """h W_hh^T (+ b_hh): (B, G*H), a new array; from ``w_t``, W_hh^T in C order, when given."""
+    if w_t is not None and (w_t.shape != w_hh.shape[::-1] or w_t.dtype != w_hh.dtype):
+        raise ShapeError(f"{op}: w_t must be weight_hh.T, of shape {w_hh.shape[::-1]} and dtype {w_hh.dtype}, "
+                         f"got {w_t.shape} {w_t.dtype}")
+    a = dot_t(h, w_hh, w_t)
     if bias is not None:
         a += bias
     return a
@@ -289,11 +292,11 @@ class RNNStep(Function):
 
     op = "rnn_step"
 
-    def forward(self, ax, h, w_hh, bias=None, *, nonlinearity, t=None):
+    def forward(self, ax, h, w_hh, bias=None, *, nonlinearity, t=None, w_t=None):
         ax = _step_input(ax, t)
         _check(self.op, 1, ax, (h,), w_hh, bias)
         act, self.dact = _activation(self.op, nonlinearity)
-        a = _recurrent(h, w_hh, bias)
+        a = _recurrent(self.op, h, w_hh, bias, w_t)
         a += ax
         self.h, self.w_hh, self.out = h, w_hh, act(a, out=a)
         return a
@@ -317,11 +320,11 @@ class LSTMStep(Function):
 
     op = "lstm_step"
 
-    def forward(self, ax, h, c, w_hh, bias=None, t=None):
+    def forward(self, ax, h, c, w_hh, bias=None, t=None, w_t=None):
         ax = _step_input(ax, t)
         _check(self.op, 4, ax, (h, c), w_hh, bias)
         B, H = h.shape
-        a = _recurrent(h, w_hh, bias)  # (B, 4H), becomes the gates i, f, g, o
+        a = _recurrent(self.op, h, w_hh, bias, w_t)  # (B, 4H), becomes the gates i, f, g, o
         a += ax
         out = np.empty((B, 2 * H), dtype=a.dtype)
         _lstm_step_(a, c, out[:, H:], np.empty_like(c))
@@ -372,10 +375,10 @@ class GRUStep(Function):
 
     op = "gru_step"
 
-    def forward(self, ax, h, w_hh, bias=None, t=None):
+    def forward(self, ax, h, w_hh, bias=None, t=None, w_t=None):
         ax = _step_input(ax, t)
         _check(self.op, 3, ax, (h,), w_hh, bias)
-        ah = _recurrent(h, w_hh, bias)
+        ah = _recurrent(self.op, h, w_hh, bias, w_t)
         gates = np.empty_like(ah)
         out = _gru_step_(ax, ah, h, gates, np.empty_like(h))
         self.h, self.w_hh, self.gates, self.ahn = h, w_hh, gates, ah[:, 2 * ah.shape[1] // 3:]
@@ -404,29 +407,29 @@ def _inputs(w_hh, b_hh) -> tuple:
     return (w_hh,) if b_hh is None else (w_hh, b_hh)
 
 
-def rnn_step(ax, h, w_hh, b_hh=None, nonlinearity: str = "tanh", t: int | None = None) -> mg.Tensor:
+def rnn_step(ax, h, w_hh, b_hh=None, nonlinearity: str = "tanh", t: int | None = None, w_t=None) -> mg.Tensor:
     """The Elman recurrence as one node: ax (B, H) = x W_ih^T + b_ih, h (B, H) -> h' (B, H).
 
     With ``t``, ``ax`` holds every step's input half (T, B, H) and step t's is used: the node
-    reads its slice itself, and sends its gradient to that slice only.
+    reads its slice itself, and sends its gradient to that slice only. ``w_t``: an array equal to
+    ``w_hh.T`` in C order (``minigrad.ops.transposed_for``), which the forward product reads
+    instead of ``w_hh`` (faster at some shapes); the node's input is still ``w_hh``.
     """
-    if b_hh is None:
-        return RNNStep.apply(ax, h, w_hh, nonlinearity=nonlinearity, t=t)
-    return RNNStep.apply(ax, h, w_hh, b_hh, nonlinearity=nonlinearity, t=t)
+    return RNNStep.apply(ax, h, *_inputs(w_hh, b_hh), nonlinearity=nonlinearity, t=t, w_t=w_t)
 
 
-def lstm_step(ax, h, c, w_hh, b_hh=None, t: int | None = None) -> tuple:
+def lstm_step(ax, h, c, w_hh, b_hh=None, t: int | None = None, w_t=None) -> tuple:
     """The LSTM recurrence: the gates and c' as one node, then h' = o * tanh(c') -> (h', c').
 
-    ax (B, 4H) = x W_ih^T + b_ih (or every step's (T, B, 4H) with ``t``, see ``rnn_step``);
-    h, c, h', c' (B, H).
+    ax (B, 4H) = x W_ih^T + b_ih (or every step's (T, B, 4H) with ``t``, see ``rnn_step``, also
+    for ``w_t``); h, c, h', c' (B, H).
     """
-    packed = LSTMStep.apply(ax, h, c, *_inputs(w_hh, b_hh), t=t)
+    packed = LSTMStep.apply(ax, h, c, *_inputs(w_hh, b_hh), t=t, w_t=w_t)
     c2 = packed[:, h.shape[-1]:]
     return LSTMHidden.apply(packed, c2), c2
 
 
-def gru_step(ax, h, w_hh, b_hh=None, t: int | None = None) -> mg.Tensor:
+def gru_step(ax, h, w_hh, b_hh=None, t: int | None = None, w_t=None) -> mg.Tensor:
     """The GRU recurrence as one node: ax (B, 3H) = x W_ih^T + b_ih (or every step's with ``t``,
-    see ``rnn_step``), h (B, H) -> h' (B, H)."""
-    return GRUStep.apply(ax, h, *_inputs(w_hh, b_hh), t=t)
+    see ``rnn_step``, also for ``w_t``), h (B, H) -> h' (B, H)."""
+    return GRUStep.apply(ax, h, *_inputs(w_hh, b_hh), t=t, w_t=w_t)

@@ -61,7 +61,7 @@ def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states
     steps = step_scopes(T)
     if mask is not None:
         mask = _mask_array(mask, (T, X.shape[1])) if T else None
-    recur = cell.recurrence(fused)
+    recur = cell.recurrence(fused, batch=X.shape[1] if X.ndim == 3 else None)
     if is_anomaly_enabled():
         for t in range(T):
             with steps[t]:
