@@ -16,7 +16,7 @@ from .tensors import (
     rand, randn, set_default_dtype, stack, uniform, where, zeros, zeros_like,
     einsum, exp, from_dlpack, log, logsumexp, matmul, sigmoid, tanh, tensor, as_tensor,
 )
-from .function import At, Deferred, Function, ShapeError
+from .function import At, Deferred, Function, ShapeError, gradient_slot
 from .modes import (
     AnomalyError, detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, keep_grads, no_grad,
     set_grad_enabled,
@@ -30,7 +30,7 @@ from . import weights  # noqa: F401  (.safetensors files; the package is importe
 __version__ = "0.1.0"
 
 __all__ = [
-    "Value", "Tensor", "Function", "Deferred", "At", "scope", "current_scope", "step_scope", "step_of", "toposort",
+    "Value", "Tensor", "Function", "Deferred", "At", "gradient_slot", "scope", "current_scope", "step_scope", "step_of", "toposort",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly", "is_anomaly_enabled",
     "keep_grads",
     "AnomalyError", "ShapeError", "gradcheck", "GradcheckError",

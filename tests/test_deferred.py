@@ -172,7 +172,7 @@ class Row(mg.Function):
 
     def backward(self, g):
         t, dense = self.options["t"], self.options["dense"]
-        da = None if dense else mg.function.gradient_slot(self, 0, t)
+        da = None if dense else mg.gradient_slot(self, 0, t)
         sent = None
         if da is None:
             da = np.empty_like(g)
@@ -285,7 +285,7 @@ def test_lent_rows_with_hooks_retain_grad_retain_graph_and_anomaly_mode():
 def test_no_row_is_lent_outside_the_pass_running_the_node():
     Xs, w = row_leaves(5, 2, 1, 2, 1)
     h = Row.apply(Xs[0], mg.Tensor(np.zeros((1, 2))), w, t=1, dense=False)
-    assert mg.function.gradient_slot(h.grad_fn, 0, 1) is None
+    assert mg.gradient_slot(h.grad_fn, 0, 1) is None
     sent, _, _ = h.grad_fn.backward(np.ones((1, 2)))  # as edge_gradients and gradient_shares call it
     assert type(sent) is mg.At
 

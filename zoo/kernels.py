@@ -12,7 +12,7 @@ gradient per step: it hands the engine the factors (``minigrad.Deferred(dA_t, h_
 engine multiplies the factors of all steps at once when ``W_hh``'s gradient is complete - one
 product over T*B rows, the trick cuDNN uses, here as a general engine mechanism. A step writes its
 dA_t into the row of every step's input-gradient buffer the engine lends it
-(``minigrad.function.gradient_slot``), so dA_t is neither copied nor held twice, and the steps'
+(``minigrad.gradient_slot``), so dA_t is neither copied nor held twice, and the steps'
 left factors are adjacent rows of one array, multiplied in place.
 
 The shared numpy pieces of each gated cell are written once: the step (``_lstm_step_``,
@@ -35,8 +35,7 @@ import functools
 import numpy as np
 
 import minigrad as mg
-from minigrad import At, Deferred, Function, ShapeError
-from minigrad.function import gradient_slot
+from minigrad import At, Deferred, Function, ShapeError, gradient_slot
 from minigrad.ops import dot_t
 
 __all__ = ["RNNStep", "LSTMStep", "LSTMHidden", "GRUStep", "rnn_step", "lstm_step", "gru_step"]
