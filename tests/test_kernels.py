@@ -148,6 +148,23 @@ def test_kernels_keep_float32_end_to_end(kind):
     assert out.dtype == np.float32 and all(p.grad.dtype == np.float32 for p in layer.parameters())
 
 
+@pytest.mark.parametrize("kernel, G", [(kernels.LSTMStep, 4), (kernels.GRUStep, 3)])
+def test_a_kernel_applied_with_no_options_backpropagates(kernel, G):
+    """Called as ``Kernel.apply(ax, h, ...)`` with no keywords at all, as any Function may be."""
+    rng = np.random.default_rng(3)
+    B, H = 2, 3
+    states = (mg.Tensor(rng.standard_normal((B, H))),) * (2 if G == 4 else 1)
+    w = mg.Tensor(rng.standard_normal((G * H, H)), requires_grad=True)
+    grads = []
+    for options in ({}, {"t": None}):
+        ax = mg.Tensor(rng.standard_normal((B, G * H)) if not grads else grads[0][0], requires_grad=True)
+        w.grad = None
+        (kernel.apply(ax, *states, w, **options) ** 2).sum().backward()
+        grads.append((ax.data, ax.grad.data, w.grad.data))
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_kernel_errors_name_the_op_and_the_shapes():
     cell = make_cell("lstm", 3, 4)
     ax, h = mg.zeros(2, 16, dtype=np.float64), mg.zeros(2, 4, dtype=np.float64)

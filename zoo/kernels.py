@@ -261,7 +261,7 @@ def _delta(fn: Function, shape: tuple, dtype) -> tuple:
     (``gradient_slot``; ``sent`` is then None, as da is already in place), so no step's delta is
     copied and the deltas of all steps are rows of one array for the weights' products.
     Otherwise da is a new array, sent as ``At(t, da)`` (or ``da``)."""
-    t = fn.options["t"]
+    t = fn.options.get("t")  # a kernel applied directly may have no options at all
     need = fn.needs_input_grad[0]
     if need and t is not None:
         da = gradient_slot(fn, 0, t)
