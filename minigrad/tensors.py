@@ -381,13 +381,14 @@ class Tensor:
         modified_in_place(self)
         return self
 
-    # comparisons: not differentiable, return boolean tensors
-    def __lt__(self, other): return Tensor._const(np.asarray(self.data < as_array(other)))
-    def __le__(self, other): return Tensor._const(np.asarray(self.data <= as_array(other)))
-    def __gt__(self, other): return Tensor._const(np.asarray(self.data > as_array(other)))
-    def __ge__(self, other): return Tensor._const(np.asarray(self.data >= as_array(other)))
-    def __eq__(self, other): return Tensor._const(np.asarray(self.data == as_array(other)))
-    def __ne__(self, other): return Tensor._const(np.asarray(self.data != as_array(other)))
+    # comparisons: not differentiable, return boolean tensors; a Python number stays a weak scalar
+    # (numpy's promotion rules), so a float32 tensor is compared in float32, as in PyTorch
+    def __lt__(self, other): return Tensor._const(np.asarray(self.data < _operand(other)))
+    def __le__(self, other): return Tensor._const(np.asarray(self.data <= _operand(other)))
+    def __gt__(self, other): return Tensor._const(np.asarray(self.data > _operand(other)))
+    def __ge__(self, other): return Tensor._const(np.asarray(self.data >= _operand(other)))
+    def __eq__(self, other): return Tensor._const(np.asarray(self.data == _operand(other)))
+    def __ne__(self, other): return Tensor._const(np.asarray(self.data != _operand(other)))
 
     def any(self) -> bool: return bool(self.data.any())
     def all(self) -> bool: return bool(self.data.all())
@@ -1006,6 +1007,11 @@ def as_tensor(data, dtype=None) -> Tensor:
     if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
         return Tensor._const(data)
     return Tensor(data, dtype=dtype)
+
+
+def _operand(x):
+    """A comparison's other operand: a Tensor's array, anything else as it is."""
+    return x.data if isinstance(x, Tensor) else x
 
 
 def as_array(x) -> np.ndarray:

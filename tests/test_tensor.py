@@ -146,3 +146,11 @@ def test_errors_name_what_was_wrong(make, error, pattern):
 
 def test_shape_errors_are_value_errors():
     assert issubclass(mg.ShapeError, ValueError)
+
+
+def test_comparing_a_float32_tensor_with_a_python_float_compares_in_float32():
+    x = mg.tensor([0.1, 0.5], dtype=np.float32)  # 0.1 in float32 is 0.10000000149..., above the float64 0.1
+    assert (x == 0.1).data.tolist() == [True, False] and (x != 0.1).data.tolist() == [False, True]
+    assert (x > 0.1).data.tolist() == [False, True] and (x <= 0.1).data.tolist() == [True, False]
+    assert (x >= 0.1).data.tolist() == [True, True] and (x < 0.5).data.tolist() == [True, False]
+    assert (x == mg.tensor([0.1, 0.2], dtype=np.float32)).data.tolist() == [True, False]
