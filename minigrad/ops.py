@@ -7,6 +7,7 @@ shared between branches. Broadcasting is undone in exactly one place, ``unbroadc
 from __future__ import annotations
 
 import functools
+import string
 
 import numpy as np
 
@@ -288,6 +289,12 @@ def stable_sigmoid(a: np.ndarray) -> np.ndarray:
     return np.where(a >= 0, r, e * r)
 
 
+def stable_softplus(a: np.ndarray) -> np.ndarray:
+    """log(1 + e^a) as max(a, 0) + log1p(e^-|a|): never exponentiates a positive number (e^-|a| may
+    underflow, as in ``stable_sigmoid``)."""
+    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+
+
 class Sigmoid(Function):
     op = "sigmoid"
 
@@ -336,7 +343,7 @@ class Softplus(Function):
         z = a * beta
         self.z = z
         # log1p(e^z) = max(z, 0) + log1p(e^-|z|): never exponentiates a positive number
-        soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta
+        soft = stable_softplus(z) / beta
         return np.where(z > threshold, a, soft)
 
     @underflow_to_zero
@@ -743,11 +750,11 @@ def _einsum_letters(equation: str, shapes: list) -> tuple:
     if len(parts) != len(shapes):
         raise ShapeError(f"einsum: '{equation}' has {len(parts)} operand subscript(s), got {len(shapes)} operand(s)")
     for s in parts + [rhs]:
-        bad = set(s.replace("...", "")) - set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        bad = set(s.replace("...", "")) - set(string.ascii_letters)
         if bad or s.count("...") > 1:
             raise ShapeError(f"einsum: '{equation}' is not an equation of letters, ',', '->' and at most one "
                              "'...' per operand")
-    unused = [c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in eq]
+    unused = [c for c in string.ascii_letters if c not in eq]
     counts = []
     for s, shape in zip(parts, shapes):
         named = len(s.replace("...", ""))

@@ -114,6 +114,12 @@ CHECKS = {
     "softplus[beta=0.5, no threshold]": (
         lambda t: t.softplus(beta=0.5, threshold=np.inf),
         *_elementwise(lambda v: 2 * _log1pexp(v / 2), lambda v: _sigmoid(v / 2))),
+    "silu": (F.silu, *_elementwise(lambda v: v * _sigmoid(v), lambda v: _sigmoid(v) * (1 + v * _sigmoid(-v)))),
+    "mish": (F.mish, *_elementwise(lambda v: v * math.tanh(_log1pexp(v)),
+                                   lambda v: math.tanh(_log1pexp(v)) + v * _sigmoid(v) * (1 - math.tanh(_log1pexp(v)) ** 2))),
+    "gelu": (F.gelu, *_elementwise(lambda v: 0.5 * v * math.erfc(-v / math.sqrt(2)),
+                                   lambda v: 0.5 * math.erfc(-v / math.sqrt(2))
+                                   + v * math.exp(-0.5 * v * v) / math.sqrt(2 * math.pi))),
     "logsumexp[rows]": (lambda t: t.logsumexp(axis=1), np.array(LOGITS), _rows(_lse, LOGITS),
                         _logsumexp_grad(LOGITS, _weights((len(LOGITS),)))),
     "logsumexp[masked rows]": (lambda t: t.logsumexp(axis=1), np.array(MASKED), _rows(_lse, MASKED),

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import random as _random
 from ..function import Deferred, Function, ShapeError
-from ..ops import dot_t, stable_sigmoid, underflow_to_zero
+from ..ops import dot_t, stable_sigmoid, stable_softplus, underflow_to_zero
 from ..tensors import Tensor, _broadcasts_to, as_array, cat
 
 __all__ = [
@@ -457,7 +457,7 @@ class BCEWithLogitsFn(Function):
     @underflow_to_zero
     def forward(self, x, y, weight, pos_weight, reduction):
         self.x, self.y = x, y
-        self.sp = sp = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+        self.sp = sp = stable_softplus(-x)
         loss = (1 - y) * x + (sp if pos_weight is None else (1 + (pos_weight - 1) * y) * sp)
         if weight is not None:
             loss = loss * weight
@@ -613,6 +613,7 @@ class GeluFn(Function):
 
     op = "gelu"
 
+    @underflow_to_zero
     def forward(self, x, approximate):
         self.x = x
         if approximate == "tanh":
@@ -621,6 +622,7 @@ class GeluFn(Function):
         self.cdf = cdf = normal_cdf(x)
         return x * cdf
 
+    @underflow_to_zero
     def backward(self, g):
         x = self.x
         if self.options["approximate"] == "tanh":
@@ -643,11 +645,13 @@ class SiluFn(Function):
 
     op = "silu"
 
+    @underflow_to_zero
     def forward(self, x):
         self.x = x
         self.s = s = stable_sigmoid(x)
         return x * s
 
+    @underflow_to_zero
     def backward(self, g):
         s = self.s
         return (g * (s * (1 + self.x * (1 - s))),)
@@ -729,12 +733,13 @@ class MishFn(Function):
 
     op = "mish"
 
+    @underflow_to_zero
     def forward(self, x):
         self.x = x
-        # softplus(x) = max(x, 0) + log1p(e^-|x|): never exponentiates a positive number
-        self.t = t = np.tanh(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))
+        self.t = t = np.tanh(stable_softplus(x))
         return x * t
 
+    @underflow_to_zero
     def backward(self, g):
         x, t = self.x, self.t
         return (g * (t + x * stable_sigmoid(x) * (1 - t * t)),)
