@@ -28,7 +28,8 @@ import numpy as np
 from .graph import toposort
 from .modes import AnomalyError, modes
 
-__all__ = ["Function", "Deferred", "At", "ShapeError", "run_backward", "modified_in_place", "gradient_slot"]
+__all__ = ["Function", "Deferred", "At", "ShapeError", "run_backward", "modified_in_place", "gradient_slot",
+           "dense_gradient"]
 
 
 class ShapeError(ValueError):
@@ -99,7 +100,8 @@ class Function:
     ``needs_input_grad[i]`` tells ``backward`` whether input ``i`` wants a gradient, so work for
     constants can be skipped. ``options`` holds the keyword options ``forward`` was called with.
     ``backward`` returns, per input, an array of the input's shape, a ``Deferred`` product or an
-    ``At`` slice of that shape, or None.
+    ``At`` slice of that shape, or None (no gradient, or one written into a row ``gradient_slot``
+    lent).
     """
 
     op = "function"
@@ -116,7 +118,7 @@ class Function:
     def input_grads(self, grad, inputs: tuple) -> tuple:
         """``backward(grad)`` with every ``Deferred`` and ``At`` formed: one array (or None) per
         input (``inputs``: the node's parents, whose shapes the ``At`` gradients take)."""
-        return tuple(_dense(g, x) for g, x in zip(self.backward(grad), inputs))
+        return tuple(dense_gradient(g, x.data) for g, x in zip(self.backward(grad), inputs))
 
     @classmethod
     def apply(cls, *inputs, **options):
@@ -218,12 +220,13 @@ def _check_finite(arr, what: str, where: str) -> None:
         raise AnomalyError(f"{what} produced {kind}" + (f" in scope '{where}'" if where else ""))
 
 
-def _dense(g, x):
-    """A gradient sent to ``x`` as an array (or None)."""
+def dense_gradient(g, like: np.ndarray):
+    """A gradient a backward returned for an input like the array ``like``, as an array (or None):
+    a ``Deferred`` product formed, an ``At`` slice written into zeros of ``like``'s shape and dtype."""
     if type(g) is Deferred:
         return g.value()
     if type(g) is At:
-        return g.dense(x.data.shape, x.data.dtype)
+        return g.dense(like.shape, like.dtype)
     return g
 
 
@@ -298,8 +301,9 @@ def _adjacent(terms: list) -> tuple:
         return [], terms
     by_buffer, rest = {}, []
     for d in terms:
+        # NOTE: the registry holds each lent row, so no other array can have its id meanwhile
         lent = rows.get(id(d.left))  # (row, buffer, t)
-        if lent is None or lent[0] is not d.left or d.left.ndim != 2:
+        if lent is None or d.left.ndim != 2:
             rest.append(d)
         else:
             by_buffer.setdefault(id(lent[1]), []).append((lent[2], lent[1], d))
