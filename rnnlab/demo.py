@@ -126,7 +126,7 @@ def hello(report: Report, seed: int) -> None:
     def draw():
         scalar = scalar_hello(model)  # the same weights in scalar Values
         scalar.loss.backward()
-        # ~600 scalar ops; each named value with the arithmetic that feeds only it reads at a glance
+        # ~600 DOT nodes op by op; each named value with the arithmetic that feeds only it reads at a glance
         return viz.render(scalar.loss, report.out / "hello_scalar_graph.svg", detail="named",
                           title="the trained 'hello' RNN as a scalar graph: h_t = tanh(W_xh x_t + W_hh h_t-1 + b), "
                                 "loss over 4 steps, shaded by gradient")

@@ -23,7 +23,7 @@ from .graph import Graph
 from .labels import cluster_id, fmt_mag, fmt_shape, fmt_values, quote, record_field
 from .layout import View, cluster_tree
 from .style import MARK_MARGIN, PALETTE, Shades, cluster_style, edge_style, header, unit_style
-from .units import DETAILS, MAX_NODES, STEPPED, fit
+from .units import DETAILS, MAX_NODES, STEPPED, fit, has_op
 
 __all__ = ["to_dot", "dot_body", "Drawing", "DETAILS", "PALETTE", "MAX_NODES"]
 
@@ -81,9 +81,7 @@ class _Writer:
         return math.sqrt(sum(m * m for m in ms)) if ms else None
 
     def _has_op(self, k: int) -> bool:
-        """Whether unit ``k`` is drawn with an op circle (scalar op results, micrograd's way)."""
-        u = self.view.units[k]
-        return self.g.scalar and (u.kind == "expr" or (u.kind == "node" and bool(self.g.parents[u.first])))
+        return has_op(self.g, self.view.units[k])
 
     def node_id(self, k: int, entry: bool = False) -> str:
         """DOT name of unit ``k``; ``entry`` gives the op circle that edges enter for scalar ops."""
@@ -237,7 +235,7 @@ def to_dot(root, **options) -> str:
     - ``keep_steps``: draw only the first and last ``k`` steps of each sequence, the rest as
       one ellipsis node.
     - ``max_nodes`` (300): larger graphs are collapsed automatically, with a note in the picture
-      (graphviz needs seconds for a few hundred nodes of an unrolled graph, minutes for a thousand).
+      (graphviz's layout time grows fast with size: see ``viz.render.MAX_STATEMENTS``).
     - ``values`` (6): tensors with at most this many elements show their values.
     - ``shade``: fill nodes and edges by gradient magnitude on a log scale, with a legend; by
       default on whenever intermediate nodes carry gradients (``with minigrad.keep_grads():``).

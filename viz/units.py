@@ -38,11 +38,14 @@ class Unit:
         self.outputs = []         # graph nodes inside that feed another node (set by the View)
 
 
+def has_op(g: Graph, u) -> bool:
+    """Whether unit ``u`` is drawn with an op circle beside its value (scalar op results, micrograd's way)."""
+    return g.scalar and (u.kind == "expr" or (u.kind == "node" and bool(g.parents[u.first])))
+
+
 def weight(g: Graph, units: list) -> int:
     """Drawn DOT nodes: a scalar op costs two (its value record and its op circle)."""
-    if not g.scalar:
-        return len(units)
-    return len(units) + sum(1 for u in units if (u.kind == "node" and g.parents[u.first]) or u.kind == "expr")
+    return len(units) + sum(1 for u in units if has_op(g, u))
 
 
 def _heads(g: Graph) -> list:
