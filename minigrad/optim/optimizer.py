@@ -94,9 +94,6 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             self._step_group(group)
-            for p in group["params"]:
-                if p.grad is not None:  # updated in place: a graph recorded before may not backward
-                    modified_in_place(p)
         return loss
 
     def _check(self, group: dict) -> None:
@@ -110,7 +107,8 @@ class Optimizer:
         return {}
 
     def _with_grads(self, group: dict, weight_decay: float):
-        """(parameter, gradient from ``_grad``, state) for each parameter of ``group`` that has a gradient."""
+        """(parameter, gradient from ``_grad``, state) for each parameter of ``group`` that has a
+        gradient; once the caller has updated it, the parameter counts as modified in place."""
         maximize = group["maximize"]
         for p in group["params"]:
             if p.grad is None:
@@ -120,6 +118,7 @@ class Optimizer:
             if state is None:
                 state = self.state[p] = self._init_state(p, group)
             yield p, g, state
+            modified_in_place(p)  # updated in place: a graph recorded before may not backward
 
     def _buffer(self, like: np.ndarray, slot: int) -> np.ndarray:
         """A scratch array shaped like ``like``; parameters of one shape share it (updated one by one)."""
