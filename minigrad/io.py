@@ -22,7 +22,7 @@ foreign file raises ``CheckpointError`` naming the file and the problem, and the
 read-only. A file cannot make ``load`` use much more memory or time than its own size: every
 member must be stored uncompressed (as ``save`` writes them; a deflated member can expand a
 thousandfold), fit in the file without overlapping another, hold exactly the bytes its ``.npy``
-header declares, and be referenced once; all of this is checked before any array is allocated.
+header declares, and be referenced once; each member is checked before its array is allocated.
 
 ``save_checkpoint`` / ``load_checkpoint`` bundle model, optimizer and scheduler state, the step
 counter, RNG states and a config, so that a resumed run repeats an uninterrupted one bit for bit.
@@ -473,7 +473,6 @@ def load_checkpoint(path, *, model=None, optimizer=None, scheduler=None, generat
         for put, backup in reversed(done):
             put(backup)
         if isinstance(e, StateDictError):
-            raise StateDictError(f"cannot load checkpoint '{path}': {e}", e.problems, e.missing_keys,
-                                 e.unexpected_keys, file=os.fspath(path)) from None
+            raise e.in_file(path, "cannot load checkpoint") from None
         raise
     return ckpt

@@ -118,8 +118,7 @@ def load_safetensors_into(module: Module, path, strict: bool = True):
     try:
         return module.load_state_dict(state, strict=strict)
     except StateDictError as e:
-        raise StateDictError(f"'{os.fspath(path)}': {e}", e.problems, e.missing_keys, e.unexpected_keys,
-                             file=os.fspath(path)) from None
+        raise e.in_file(path, "cannot load weights") from None
 
 
 def checkpoint_to_safetensors(checkpoint, out) -> list:
@@ -132,7 +131,7 @@ def checkpoint_to_safetensors(checkpoint, out) -> list:
     saved = _io.load(checkpoint)
     path = os.fspath(checkpoint)
     meta = {}
-    if isinstance(saved, dict) and "model" in saved and "rng" in saved:  # a save_checkpoint file
+    if isinstance(saved, dict) and saved.get("kind") == _io._CHECKPOINT:  # a save_checkpoint file
         state = saved["model"]
         if state is None:
             raise WeightsFileError(f"checkpoint '{path}' holds no model state to export")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 from reprlib import recursive_repr
+import os
 import weakref
 
 import numpy as np
@@ -48,6 +49,12 @@ class StateDictError(ValueError):
         self.missing_keys = list(missing_keys)
         self.unexpected_keys = list(unexpected_keys)
         self.file = file
+
+    def in_file(self, path, what: str) -> "StateDictError":
+        """The same problems, reported against the file ``path``: ``{what} '{path}': {message}``."""
+        path = os.fspath(path)
+        return StateDictError(f"{what} '{path}': {self}", self.problems, self.missing_keys, self.unexpected_keys,
+                              file=path)
 
 
 def _members(name: str, value):
