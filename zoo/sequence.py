@@ -24,6 +24,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import Function, ShapeError
+from minigrad.ops import transposed_for
 
 from .kernels import _activation, _dtanh_, _gru_factors, _gru_step_, _lstm_factors, _lstm_step_, _refuse
 
@@ -51,20 +52,28 @@ def _check(op: str, G: int, X, states, w_ih, w_hh, biases) -> None:
                                      f"weight_ih ({G}H, D), weight_hh ({G}H, H), biases ({G}H,)")
 
 
-def _affine_grads(need, x, h, w_ih, w_hh, da_i, da_h) -> list:
-    """Gradients of ``a_i = x W_ih^T + b_ih`` and ``a_h = h W_hh^T + b_hh`` given dL/da_i, dL/da_h.
+def _transposed(B: int, w_hh: np.ndarray) -> np.ndarray:
+    """W_hh^T for the per-step products: a C-ordered copy where that is faster (``transposed_for``)."""
+    w_t = transposed_for(B, w_hh)
+    return w_hh.T if w_t is None else w_t
 
-    x (N, D), h (N, H), deltas (N, G*H): the T*B rows of a sequence. Returns [dx, dh, dW_ih, dW_hh] plus [db_ih, db_hh] when ``need`` covers biases. The
-    RNN and LSTM pass one array as both deltas (a_i and a_h enter the gates as one sum); then the
-    two bias gradients are one sum, returned twice (the engine copies a leaf's first gradient).
+
+def _affine_grads(need, x, h, w_ih, da_i, da_h) -> list:
+    """Gradients of ``a_i = x W_ih^T + b_ih`` and ``a_h = h W_hh^T + b_hh`` given dL/da_i, dL/da_h,
+    except h's (the recurrence carries that step by step).
+
+    x (N, D), h (N, H), deltas (N, G*H): the T*B rows of a sequence. Returns [dx, dW_ih, dW_hh],
+    plus [db_ih, db_hh] when ``need`` covers biases. The RNN and LSTM pass one array as both
+    deltas (a_i and a_h enter the gates as one sum); then the two bias gradients are one sum,
+    returned twice (the engine copies a leaf's first gradient).
     """
-    grads = [np.dot(da_i, w_ih) if need[0] else None, np.dot(da_h, w_hh) if need[1] else None,
-             np.dot(da_i.T, x) if need[2] else None, np.dot(da_h.T, h) if need[3] else None]
-    if len(need) > 4:
+    grads = [np.dot(da_i, w_ih) if need[0] else None, np.dot(da_i.T, x) if need[1] else None,
+             np.dot(da_h.T, h) if need[2] else None]
+    if len(need) > 3:
         one = da_h is da_i
-        db_i = da_i.sum(axis=0) if need[4] or (one and need[5]) else None
-        db_h = (db_i if one else da_h.sum(axis=0)) if need[5] else None
-        grads += [db_i if need[4] else None, db_h]
+        db_i = da_i.sum(axis=0) if need[3] or (one and need[4]) else None
+        db_h = (db_i if one else da_h.sum(axis=0)) if need[4] else None
+        grads += [db_i if need[3] else None, db_h]
     return grads
 
 
@@ -200,8 +209,8 @@ class _Sequence(Function):
         Ah = Ai if dA_h is dA_i else dA_h.reshape(T * B, dA_h.shape[-1])
         need = self.needs_input_grad
         k = 1 + self.n_states  # inputs: X, the initial states, then the weights and biases
-        dX, _, *rest = _affine_grads((need[0], False) + need[k:], self.X2, self.S[self.prev].reshape(T * B, self.H),
-                                     self.w_ih, self.w_hh, Ai, Ah)
+        dX, *rest = _affine_grads((need[0],) + need[k:], self.X2, self.S[self.prev].reshape(T * B, self.H),
+                                  self.w_ih, Ai, Ah)
         dstates = [d if n else None for d, n in zip(dstates, need[1:k])]
         return (None if dX is None else dX.reshape(T, B, self.X2.shape[1]), *dstates, *rest)
 
@@ -241,7 +250,7 @@ class RNNSequence(_Sequence):
         act, self.dact = _activation(self.op, nonlinearity)
         S = self._begin(X, (h0,), w_ih, w_hh, biases, reverse, mask)
         A = self._project(biases[0] + biases[1] if biases else None)  # (T, B, H)
-        whT = w_hh.T
+        whT = _transposed(self.B, w_hh)
         pad = self.pad
         for t, new, prev, kind in self.plan:
             s = S[new]
@@ -288,7 +297,7 @@ class LSTMSequence(_Sequence):
         ah = np.empty((B, 4 * H), dtype=self.dtype)
         ig = np.empty((B, H), dtype=self.dtype)
         tc = np.empty((B, H), dtype=self.dtype)  # tanh(c'); backward computes it again rather than keep T of them
-        whT = w_hh.T
+        whT = _transposed(B, w_hh)
         pad = self.pad
         for t, new, prev, kind in self.plan:
             if kind == _NONE:
@@ -352,7 +361,7 @@ class GRUSequence(_Sequence):
         GATES = np.empty_like(AI)  # r, z, n
         AHN = np.empty((T, B, H), dtype=self.dtype)  # W_hn h + b_hn, for r's delta
         ah = np.empty((B, 3 * H), dtype=self.dtype)
-        whT = w_hh.T
+        whT = _transposed(B, w_hh)
         pad = self.pad
         for t, new, prev, kind in self.plan:
             if kind == _NONE:
