@@ -1,6 +1,8 @@
 """Gradients the engine completes itself: Deferred products and At slices give exactly the gradients
 of their dense forms, whatever mixes of them reach one input, with hooks, retain_grad, keep_grads,
 retain_graph and gradient_shares."""
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -80,24 +82,30 @@ def test_deferred_and_at_give_the_gradients_of_their_dense_forms(TU, B, D, H, se
         np.testing.assert_allclose(g_engine, g_dense, rtol=1e-12, atol=1e-14)
 
 
+@contextlib.contextmanager
+def recorded_dots():
+    """The operands ``(a, b)`` of every ``np.dot`` called inside the block."""
+    calls, real_dot = [], np.dot
+
+    def recording_dot(a, b, *rest):
+        calls.append((a, b))
+        return real_dot(a, b, *rest)
+
+    np.dot = recording_dot
+    try:
+        yield calls
+    finally:
+        np.dot = real_dot
+
+
 def test_the_engine_forms_a_weights_products_as_one():
     """Three uses of w: the engine multiplies the stacked factors once, and the result is the sum."""
     rng = np.random.default_rng(0)
     X, w, b = leaves(rng, 3, 2, 3, 4)
     loss = program(X, w, b, False, [(0, False), (1, False), (2, False)])
-    calls = []
-    real_dot = np.dot
-
-    def counting_dot(a, c, *rest):
-        calls.append((a.shape, c.shape))
-        return real_dot(a, c, *rest)
-
-    np.dot = counting_dot
-    try:
+    with recorded_dots() as calls:
         loss.backward()
-    finally:
-        np.dot = real_dot
-    assert ((4, 6), (6, 3)) in calls  # w's gradient: (H, 3 uses x B rows) @ (3 x B rows, D)
+    assert ((4, 6), (6, 3)) in [(a.shape, c.shape) for a, c in calls]  # w's: (H, 3 uses x B rows) @ (3 x B rows, D)
     X2, w2, b2 = leaves(np.random.default_rng(0), 3, 2, 3, 4)
     program(X2, w2, b2, True, [(0, False), (1, False), (2, False)]).backward()
     np.testing.assert_allclose(w.grad.data, w2.grad.data, rtol=1e-13)
@@ -235,19 +243,11 @@ def test_the_engine_lends_rows_and_multiplies_them_in_place():
     is the three rows of x's buffer, not a copy."""
     Xs, w = row_leaves(0, 3, 2, 4, 1)
     loss = row_program(Xs, w, False, [(2, 0), (1, 0), (0, 0)])
-    lent, calls, real_dot = Row.lent, [], np.dot
-
-    def recording_dot(a, c, *rest):
-        calls.append(a)
-        return real_dot(a, c, *rest)
-
-    np.dot = recording_dot
-    try:
+    lent = Row.lent
+    with recorded_dots() as calls:
         loss.backward()
-    finally:
-        np.dot = real_dot
     assert Row.lent - lent == 3
-    (product,) = [a for a in calls if a.shape == (4, 6)]
+    (product,) = [a for a, _ in calls if a.shape == (4, 6)]
     assert np.shares_memory(product, Xs[0].grad.data)  # x's buffer is x.grad: nothing else reached x
     Xd, wd = row_leaves(0, 3, 2, 4, 1)
     row_program(Xd, wd, True, [(2, 0), (1, 0), (0, 0)]).backward()
