@@ -9,9 +9,8 @@ step, one fused node or every op (``zoo.fusion``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
