@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import html
 import json
-import os
 import pathlib
 import re
 import shutil
@@ -27,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from rnnlab.files import write_text
 
 COURSE = pathlib.Path(__file__).resolve().parent / "course"
 KERNEL = "minigrad-course"
@@ -162,16 +163,10 @@ def write_pages(out, executed) -> list[tuple[str, str, float]]:
     entries = []
     for path, notebook, seconds in executed:
         page = pathlib.Path(path).stem + ".html"
-        _write(out / page, to_html(notebook, pathlib.Path(path).stem))
+        write_text(out / page, to_html(notebook, pathlib.Path(path).stem))
         entries.append((page, title(notebook), seconds))
-    _write(out / "index.html", index_html(entries))
+    write_text(out / "index.html", index_html(entries))
     return entries
-
-
-def _write(path: pathlib.Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # checking the pages in a browser ----------------------------------------------------------------

@@ -64,7 +64,7 @@ def test_lesson_runs_top_to_bottom_and_shows_pictures(path):
 def test_pages_show_every_picture_in_chromium(tmp_path):
     pytest.importorskip("nbconvert")
     if shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (make course installs it)")
+        pytest.skip("Debian's chromium is not installed (make test and make course install it where apt can)")
     entries = build_course.write_pages(tmp_path, [(p, executed(p), 0.0) for p in LESSONS])
     expected = {page: pictures(executed(p)) for (page, _, _), p in zip(entries, LESSONS)}
     build_course.check_pages(tmp_path, expected)  # AssertionError naming each missing or empty picture
@@ -74,7 +74,7 @@ def test_pages_show_every_picture_in_chromium(tmp_path):
 
 def test_the_page_check_sees_a_picture_that_does_not_draw(tmp_path):
     if shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (make course installs it)")
+        pytest.skip("Debian's chromium is not installed (make test and make course install it where apt can)")
     square = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50">'
                               b'<rect width="100" height="50"/></svg>').decode()
     (tmp_path / "index.html").write_text('<a href="lesson.html">lesson</a>')
