@@ -29,7 +29,7 @@ from .graph import toposort
 from .modes import AnomalyError, modes
 
 __all__ = ["Function", "Deferred", "At", "ShapeError", "run_backward", "modified_in_place", "gradient_slot",
-           "dense_gradient"]
+           "dense_gradient", "PLACEMENT_OPTIONS"]
 
 
 class ShapeError(ValueError):
@@ -101,12 +101,16 @@ class Function:
     constants can be skipped. ``options`` holds the keyword options ``forward`` was called with.
     ``backward`` returns, per input, an array of the input's shape, a ``Deferred`` product or an
     ``At`` slice of that shape, or None (no gradient, or one written into a row ``gradient_slot``
-    lent).
+    lent). The options ``out`` and ``inplace`` (``PLACEMENT_OPTIONS``, PyTorch's names) only
+    choose where ``forward`` writes its result: code that runs a recorded forward again drops them.
     """
 
     op = "function"
     needs_input_grad: tuple = ()
     options: dict = {}
+    # whether ``backward`` reads the forward's output (as tanh's does): if not, the output may be
+    # changed in place later (its memory reused) without making this node's backward raise
+    reads_output = True
     _epoch = 0  # the in-place epoch when the node was recorded (see ``modified_in_place``)
 
     def forward(self, *arrays, **options):
@@ -161,6 +165,9 @@ class Function:
 
 _new_object = object.__new__
 
+# keyword options that choose only where a forward writes: into an ``out`` array, or into an input
+PLACEMENT_OPTIONS = frozenset({"out", "inplace"})
+
 # The version counter. Every in-place op bumps the global epoch and stamps the tensor it changed
 # with it (``_stamp``); every recorded node keeps the epoch of its recording. A node whose epoch
 # is the current one cannot have seen a later change, so backward pays one comparison per node,
@@ -171,7 +178,8 @@ _EPOCH_LOCK = threading.Lock()
 
 def modified_in_place(t) -> None:
     """Record that ``t``'s data was just changed in place: ``t._version`` counts up, and a
-    backward through any node recorded before that reads or made ``t`` raises."""
+    backward through any node recorded before that reads ``t``, or made it and reads its output
+    (``Function.reads_output``), raises."""
     global _EPOCH
     with _EPOCH_LOCK:
         _EPOCH += 1
@@ -180,18 +188,26 @@ def modified_in_place(t) -> None:
 
 
 def _check_unmodified(fn, t) -> None:
-    """RuntimeError if ``t`` (made by ``fn``) or one of its parents changed in place after ``fn``
-    was recorded: ``fn``'s saved arrays (or the graph behind the changed tensor) are not what
-    the forward used, so its gradient would be wrong."""
-    for what, x in [*((f"its input {i}", p) for i, p in enumerate(t.parents)), ("its output", t)]:
-        if getattr(x, "_stamp", 0) > fn._epoch:
-            named = f" named '{x.name}'" if x.name else ""
-            where = f" (scope '{t.scope}')" if t.scope else ""
-            raise RuntimeError(
-                f"backward through op '{fn.op}'{where}: {what}, a tensor of shape {x.data.shape}{named}, "
-                f"was modified by an in-place operation (it is at version {x._version}) after the op "
-                "used it, so the gradient would be wrong. Call backward() before modifying it, or "
-                "modify a copy (y = y * 2 instead of y.mul_(2)).")
+    """RuntimeError if one of ``t``'s parents, or ``t`` (made by ``fn``) when ``fn`` reads its
+    output, changed in place after ``fn`` was recorded: ``fn``'s saved arrays are not what the
+    forward used, so its gradient would be wrong."""
+    epoch = fn._epoch
+    # NOTE: runs for every node recorded before the last in-place op: the message is built only on failure
+    for i, p in enumerate(t.parents):
+        if getattr(p, "_stamp", 0) > epoch:
+            _refuse_modified(fn, t, f"its input {i}", p)
+    if fn.reads_output and getattr(t, "_stamp", 0) > epoch:
+        _refuse_modified(fn, t, "its output", t)
+
+
+def _refuse_modified(fn, t, what: str, x) -> None:
+    named = f" named '{x.name}'" if x.name else ""
+    where = f" (scope '{t.scope}')" if t.scope else ""
+    raise RuntimeError(
+        f"backward through op '{fn.op}'{where}: {what}, a tensor of shape {x.data.shape}{named}, "
+        f"was modified by an in-place operation (it is at version {x._version}) after the op "
+        "used it, so the gradient would be wrong. Call backward() before modifying it, or "
+        "modify a copy (y = y * 2 instead of y.mul_(2)).")
 
 
 class _Released:
@@ -299,6 +315,9 @@ def _adjacent(terms: list) -> tuple:
     rows = None if state is None else state.rows
     if not rows:
         return [], terms
+    run = _one_run(terms, rows)
+    if run is not None:
+        return [run], []
     by_buffer, rest = {}, []
     for d in terms:
         # NOTE: the registry holds each lent row, so no other array can have its id meanwhile
@@ -319,6 +338,28 @@ def _adjacent(terms: list) -> tuple:
                     rest.append(group[start][2])
                 start = k
     return runs, rest
+
+
+def _one_run(terms: list, rows: dict):
+    """The common case of ``_adjacent``, as ``(buffer, t, terms)``: the terms' left factors are
+    the lent rows of one buffer, one per step, from the last to the first (a backward pass sends
+    a shared weight's terms from the last step to the first) or, for a loop run backwards
+    in time, from the first to the last; None otherwise."""
+    if len(terms) < 2:
+        return None
+    first, second = rows.get(id(terms[0].left)), rows.get(id(terms[1].left))
+    if first is None or second is None or first[0].ndim != 2:
+        return None
+    _, buf, t = first
+    step = second[2] - t
+    if step != 1 and step != -1:
+        return None
+    for d in terms:
+        lent = rows.get(id(d.left))
+        if lent is None or lent[1] is not buf or lent[2] != t:
+            return None
+        t += step
+    return (buf, t + 1, terms[::-1]) if step < 0 else (buf, first[2], terms)
 
 
 def _first(item: tuple):

@@ -315,3 +315,20 @@ def test_the_default_layers_lend_rows_and_keep_their_gradients_and_shares(kind):
     (layer(xt)[0] ** 2).sum().backward()
     np.testing.assert_allclose(shares.total("w"), layer.weight_hh_l0.grad.data, rtol=1e-12)
     assert mg.gradcheck(lambda xt, *ps: (layer(xt)[0] ** 2).sum(), [xt, *layer.parameters()])
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 2, 1, 0], [0, 2, 1, 3], [1, 2, 3], [0, 2]])
+def test_runs_of_lent_rows_in_either_direction_are_multiplied_in_place(order):
+    """A loop forwards in time sends its rows last to first, one backwards in time first to
+    last (the quick path), any other order of adjacent rows is sorted: the product's left
+    factor is the rows of x's buffer themselves, unless the rows are not adjacent."""
+    Xs, w = row_leaves(1, 4, 2, 3, 1)
+    loss = row_program(Xs, w, False, [(t, 0) for t in order])
+    with recorded_dots() as calls:
+        loss.backward()
+    lefts = [a for a, _ in calls if a.shape[0] == 3 and a.shape[1] > 2]
+    in_place = order != [0, 2]
+    assert any(np.shares_memory(a, Xs[0].grad.data) for a in lefts) == in_place
+    Xd, wd = row_leaves(1, 4, 2, 3, 1)
+    row_program(Xd, wd, True, [(t, 0) for t in order]).backward()
+    np.testing.assert_allclose(w.grad.data, wd.grad.data, rtol=1e-13)

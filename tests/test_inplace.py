@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import minigrad.nn.functional as F
 from minigrad import nn, optim
 from minigrad.nn import init
 
@@ -129,6 +130,19 @@ def test_an_output_modified_afterwards_makes_backward_raise():
         z.mul_(2)
     with pytest.raises(RuntimeError, match="op 'exp'.*its output"):
         z.sum().backward()
+
+
+def test_an_output_no_backward_reads_may_change_in_place_and_gradients_follow_its_new_value():
+    """Linear's backward reads x and W, not y: y's memory may be reused (as zoo.unroll reuses the
+    projection's for the gates), and what is recorded after the change is differentiated as it reads."""
+    x = mg.Tensor([[1.0, 2.0]], requires_grad=True)
+    w = mg.Tensor([[0.5, -1.0], [2.0, 1.0]], requires_grad=True)
+    y = F.linear(x, w)
+    with mg.no_grad():
+        y.mul_(3)
+    (y * y).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 * y.data @ w.data)
+    assert y._version == 1
 
 
 def test_nodes_that_used_a_tensor_before_it_was_recorded_in_place_refuse():

@@ -1144,3 +1144,40 @@ def test_pad_modes_on_a_row(mode, expected):
     x = Tensor(np.arange(4.0)[None, None])
     np.testing.assert_array_equal(F.pad(x, (2, 1), mode=mode).data[0, 0], expected)
     assert F.pad(x, (-1, -2)).data.tolist() == [[[1.0]]]  # negative widths crop
+
+
+# ---------------------------------------------------------------------------------------------
+# stack: a view of a loop's output buffer when the arrays are all its rows in order
+
+@given(T=st.integers(1, 5), shape=hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
+       order=st.sampled_from(["in order", "reversed", "a row twice", "all but the last", "unmarked"]))
+def test_stack_of_a_step_buffers_rows_is_a_view_exactly_when_they_are_all_its_rows_in_order(T, shape, order):
+    rows = {"in order": range(T), "reversed": range(T - 1, -1, -1), "a row twice": [0] * T,
+            "all but the last": range(T - 1), "unmarked": range(T)}[order]
+    if not len(rows):
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mg.ops, "VIEW_BYTES", 0)
+        buf = Tensor(np.random.default_rng(T).standard_normal((T,) + shape), requires_grad=True)
+        if order != "unmarked":
+            mg.ops.step_rows(buf.data)
+        out = mg.stack([buf[t] for t in rows])  # each a view of buf's memory (a 0-d row is a copy)
+        np.testing.assert_array_equal(out.data, np.stack([buf.data[t] for t in rows]))
+        in_order = order == "in order" or (T == 1 and order in ("reversed", "a row twice"))
+        assert np.shares_memory(out.data, buf.data) == (in_order and shape != () and buf.data.size > 0)
+        w = np.random.default_rng(1).standard_normal(out.shape)
+        (out * w).sum().backward()
+        expected = np.zeros(buf.shape)
+        for k, t in enumerate(rows):
+            expected[t] += w[k]
+        np.testing.assert_allclose(buf.grad.data, expected, rtol=1e-12, atol=1e-15)  # repeated rows: any order of sums
+
+
+def test_stack_copies_small_buffers_and_rows_of_part_of_an_array():
+    def stacked_shares(arr):
+        x = mg.as_tensor(arr)
+        return np.shares_memory(mg.stack([x[t] for t in range(4)]).data, arr)
+    assert not stacked_shares(mg.ops.step_rows(np.zeros((4, 3))))  # below VIEW_BYTES a copy is cheaper
+    assert stacked_shares(mg.ops.step_rows(np.zeros((4, mg.ops.VIEW_BYTES // 32))))
+    part = np.zeros((8, mg.ops.VIEW_BYTES // 32))[:4]  # a view of a larger array cannot be marked
+    assert mg.ops.step_rows(part) is part and not stacked_shares(part)

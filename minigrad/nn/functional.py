@@ -45,6 +45,7 @@ class LinearFn(Function):
     """y = x W^T + b over the last axis of x, as one node (instead of transpose, matmul, add)."""
 
     op = "linear"
+    reads_output = False  # so a loop may form its steps' gates in the projection's memory (zoo.unroll)
 
     def forward(self, x, weight, bias=None):
         if (weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]
