@@ -217,6 +217,79 @@ def test_steps_reading_w_t_give_the_same_node_outputs_and_gradients(kind):
 
 
 # ---------------------------------------------------------------------------------------------
+# a loop's steps keep no copy of the projection: gates in its rows, h' in rows of one buffer
+
+def run_steps(cell, X, B, in_place, reverse=False):
+    """The cell over X (T, B, D) as unroll steps it, its fused recurrence given ``ax`` (in place) or not."""
+    AX = cell.project(X)
+    recur = cell.recurrence(True, ax=AX if in_place else None)
+    state, outs = cell.initial_state(B), [None] * X.shape[0]
+    for t in (reversed(range(X.shape[0])) if reverse else range(X.shape[0])):
+        state = recur(AX, state, t)
+        outs[t] = cell.output(state)
+    return AX, outs, state
+
+
+@settings(max_examples=40, deadline=None)
+@given(kind=st.sampled_from(KINDS), T=st.integers(1, 4), B=st.integers(0, 3), D=st.integers(1, 3),
+       H=st.integers(1, 4), bias=st.booleans(), reverse=st.booleans(), seed=st.integers(0, 2**16))
+def test_steps_in_place_give_the_same_outputs_and_gradients_and_keep_no_copy(kind, T, B, D, H, bias, reverse, seed):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mg.ops, "VIEW_BYTES", 0)  # small sizes take the view too
+        check_in_place(kind, T, B, D, H, bias, reverse, seed)
+
+
+def check_in_place(kind, T, B, D, H, bias, reverse, seed):
+    cell = make_cell(kind, D, H, bias, seed)
+    X = mg.Tensor(np.random.default_rng(seed).standard_normal((T, B, D)), requires_grad=True)
+    results = []
+    for in_place in (False, True):
+        cell.zero_grad()
+        X.grad = None
+        AX, outs, state = run_steps(cell, X, B, in_place, reverse)
+        out = mg.stack(outs)
+        if in_place:
+            assert AX._version == 1  # the loop marked it: it holds the gates now
+            steps = [n._ctx for n in mg.toposort(out) if n.op.endswith("_step")]
+            assert len(steps) == T
+            for fn in steps:  # each step's saved gates are its own row of ax, not an array of their own
+                assert np.shares_memory(fn.out if kind.startswith("rnn") else fn.gates, AX.data) == (B > 0)
+            # the stacked output is one buffer's view: ax itself for the RNN (its gates are h'), else h' rows
+            owner = AX.data if kind.startswith("rnn") else outs[0].data.base
+            assert np.shares_memory(out.data, owner) == (B > 0)
+        weighted_loss([out, *flat(state)], np.random.default_rng(seed)).backward()
+        results.append([out.data.copy(), *[s.data for s in flat(state)], X.grad.data,
+                        *[getattr(cell, p).grad.data for p in PARAMS if getattr(cell, p) is not None]])
+    assert_all_close(results[1], results[0], 1e-12, 1e-12, f"{kind} in place")
+
+
+def test_a_node_that_read_the_projection_before_the_steps_overwrote_it_refuses_to_backward():
+    cell = make_cell("lstm", 2, 3)
+    AX = cell.project(mg.randn(4, 2, 2))
+    early = (AX * AX).sum()  # mul saved AX's values, which the steps are about to overwrite
+    recur = cell.recurrence(True, ax=AX)
+    state = cell.initial_state(2)
+    for t in range(4):
+        state = recur(AX, state, t)
+    (state[0].sum() + state[1].sum()).backward()  # the steps themselves never read ax back
+    with pytest.raises(RuntimeError, match=r"op 'mul'.*input 0, a tensor of shape \(4, 2, 12\).*modified by an in-place"):
+        early.backward()
+
+
+@pytest.mark.parametrize("kernel", [kernels.rnn_step, kernels.lstm_step, kernels.gru_step])
+def test_in_place_steps_refuse_read_only_input_and_a_misshapen_out(kernel):
+    G = {kernels.rnn_step: 1, kernels.lstm_step: 4, kernels.gru_step: 3}[kernel]
+    ax = mg.zeros(G * 3, dtype=np.float64).expand(2, 2, G * 3)  # expand() gives read-only memory
+    h, w = mg.zeros(2, 3, dtype=np.float64), mg.zeros(G * 3, 3, dtype=np.float64)
+    states = (h, h) if G == 4 else (h,)
+    with pytest.raises(ValueError, match=r"_step: output array is read-only \(input shapes \(2, 2, \d+\), \(2, 3\)"):
+        kernel(ax, *states, w, t=0, inplace=True)
+    if G > 1:
+        with pytest.raises(mg.ShapeError, match=r"_(step|hidden): out must hold h' \(2, 3\) float64 at row t=1, got \(1, 2, 3\)"):
+            kernel(mg.zeros(2, 2, G * 3, dtype=np.float64), *states, w, t=1, out=np.zeros((1, 2, 3)))
+
+
+# ---------------------------------------------------------------------------------------------
 # the switch: which graph each mode records
 
 def ops(t):

@@ -13,7 +13,7 @@ import numpy as np
 
 from minigrad import gradcheck as _gradcheck
 from minigrad import toposort
-from minigrad.function import dense_gradient
+from minigrad.function import PLACEMENT_OPTIONS, dense_gradient
 
 from .dot import to_dot
 from .notebook import inline_svg
@@ -61,8 +61,10 @@ def check_ops(root, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e-4, s
         if not hasattr(cls, "forward") or not hasattr(cls, "backward"):
             raise RuntimeError(f"the graph's op '{node.op}' was freed by backward(); check before backward, "
                                "or run backward inside minigrad.keep_grads()")
-        options = getattr(fn, "options", {})
-        arrays = [np.asarray(p.data, np.float64) if p.data.dtype.kind == "f" else p.data for p in node.parents]
+        # on copies, without the options that would write into the graph's memory: a step formed
+        # in place (zoo.unroll) is checked at the values its inputs hold now
+        options = {k: v for k, v in getattr(fn, "options", {}).items() if k not in PLACEMENT_OPTIONS}
+        arrays = [np.array(p.data, np.float64) if p.data.dtype.kind == "f" else p.data for p in node.parents]
         inst, out = _run(cls, arrays, options)
         if np.asarray(out).dtype != np.float64:
             continue

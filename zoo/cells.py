@@ -14,7 +14,6 @@ line per equation of the docstring, built from minigrad ops (about 15 graph node
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -22,7 +21,8 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn.functional as F
 from minigrad.nn import Module, Parameter, init
-from minigrad.ops import transposed_for
+from minigrad.function import modified_in_place
+from minigrad.ops import step_rows, transposed_for
 
 from . import fusing, kernels, sequence
 
@@ -89,18 +89,34 @@ class CellBase(Module):
         so a whole sequence (T, B, D) is projected by one matrix product."""
         return F.linear(x, self.weight_ih, self.bias_ih)
 
-    def recurrence(self, fused: bool | None = None, batch: int | None = None):
+    def recurrence(self, fused: bool | None = None, ax: mg.Tensor | None = None):
         """The rest of a step, ``(ax, state, t=None) -> state`` with ``ax = project(x)``: the fused
         kernel, or the equations op by op when the cell says ``fused=False`` or ``zoo.unfused()``
         is active. With ``t``, ``ax`` is every step's input half (T, B, G*H) and step t's is used.
         A loop calls this once and steps with the result; a caller that has resolved the choice
-        already (a layer, for all its cells) passes it as ``fused``. Given the ``batch`` size, the
-        fused steps read W_hh^T from one C-ordered copy made here when that is faster
-        (``minigrad.ops.transposed_for``)."""
+        already (a layer, for all its cells) passes it as ``fused``.
+
+        A loop passes the ``ax`` (T, B, G*H) it projected, which nothing but its steps reads. The
+        fused steps then keep no copy of it, as the hand-written loop keeps none: each forms its
+        gates in its own row of ``ax`` (``inplace``; the RNN's gates are h' itself), and the gated
+        cells write h' into row t of one (T, B, H) buffer, so that a stack of the outputs is a view
+        (``minigrad.ops.step_rows``). ``ax`` is marked modified in place: its data holds the
+        gates after the forward, and a node recorded before that reads ax could not backward.
+        The steps read W_hh^T from one C-ordered copy made here when that is faster for ax's
+        batch (``minigrad.ops.transposed_for``)."""
         if not (fusing.resolve(self.fused) if fused is None else fusing.check(fused)):
             return self._composed_at
-        w_t = None if batch is None else transposed_for(batch, self.weight_hh.data)
-        return self.fused_recurrence if w_t is None else functools.partial(self.fused_recurrence, w_t=w_t)
+        if ax is None or ax.ndim != 3:
+            return self.fused_recurrence
+        T, B = ax.shape[:2]
+        w_t, fused = transposed_for(B, self.weight_hh.data), self.fused_recurrence
+        modified_in_place(ax)
+        if self.gates == 1:  # the RNN's gates are h'
+            step_rows(ax.data)
+            # NOTE: a closure passing positional arguments: a partial's keywords cost more per step
+            return lambda ax, state, t=None: fused(ax, state, t, w_t, True)
+        out = step_rows(np.empty((T, B, self.hidden_size), dtype=ax.dtype))  # rows for h'
+        return lambda ax, state, t=None: fused(ax, state, t, w_t, True, out)
 
     def _composed_at(self, ax: mg.Tensor, state, t: int | None = None):
         return self.composed_recurrence(ax if t is None else ax[t], state)
@@ -113,9 +129,11 @@ class CellBase(Module):
         """The step's equations given ``ax = W_ih x + b_ih``, one minigrad op at a time."""
         raise NotImplementedError
 
-    def fused_recurrence(self, ax: mg.Tensor, state, t: int | None = None, w_t=None):
+    def fused_recurrence(self, ax: mg.Tensor, state, t: int | None = None, w_t=None, inplace: bool = False,
+                         out=None):
         """The step given ``ax`` (or every step's, and ``t``) as one graph node with a
-        hand-derived backward (``zoo.kernels``; ``w_t`` as there)."""
+        hand-derived backward (``zoo.kernels``; ``w_t``, ``inplace`` and ``out`` as there; the
+        RNN has no ``out``: in place, h' is its gates)."""
         raise NotImplementedError
 
     def fused_sequence(self, xs: mg.Tensor, state, *, mask=None, reverse: bool = False) -> tuple:
@@ -229,8 +247,8 @@ class RNNCell(CellBase):
         h = self.act(ax + self._hh(h))
         return h
 
-    def fused_recurrence(self, ax, h, t=None, w_t=None):
-        return kernels.rnn_step(ax, h, self.weight_hh, self.bias_hh, self.nonlinearity, t, w_t)
+    def fused_recurrence(self, ax, h, t=None, w_t=None, inplace=False):
+        return kernels.rnn_step(ax, h, self.weight_hh, self.bias_hh, self.nonlinearity, t, w_t, inplace)
 
     def fused_sequence(self, xs, h, *, mask=None, reverse=False):
         return sequence.rnn_sequence(xs, h, *self._weights(), self.nonlinearity, reverse=reverse, mask=mask)
@@ -300,9 +318,9 @@ class LSTMCell(CellBase):
         h = o * c.tanh()
         return h, c
 
-    def fused_recurrence(self, ax, state, t=None, w_t=None):
+    def fused_recurrence(self, ax, state, t=None, w_t=None, inplace=False, out=None):
         h, c = state
-        return kernels.lstm_step(ax, h, c, self.weight_hh, self.bias_hh, t, w_t)
+        return kernels.lstm_step(ax, h, c, self.weight_hh, self.bias_hh, t, w_t, inplace, out)
 
     def fused_sequence(self, xs, state, *, mask=None, reverse=False):
         h, c = state
@@ -339,8 +357,8 @@ class GRUCell(CellBase):
         h = (1 - z) * n + z * h
         return h
 
-    def fused_recurrence(self, ax, h, t=None, w_t=None):
-        return kernels.gru_step(ax, h, self.weight_hh, self.bias_hh, t, w_t)
+    def fused_recurrence(self, ax, h, t=None, w_t=None, inplace=False, out=None):
+        return kernels.gru_step(ax, h, self.weight_hh, self.bias_hh, t, w_t, inplace, out)
 
     def fused_sequence(self, xs, h, *, mask=None, reverse=False):
         return sequence.gru_sequence(xs, h, *self._weights(), reverse=reverse, mask=mask)

@@ -13,7 +13,9 @@ engine multiplies the factors of all steps at once when ``W_hh``'s gradient is c
 product over T*B rows, the trick cuDNN uses, here as a general engine mechanism. A step writes its
 dA_t into the row of every step's input-gradient buffer the engine lends it
 (``minigrad.gradient_slot``), so dA_t is neither copied nor held twice, and the steps'
-left factors are adjacent rows of one array, multiplied in place.
+left factors are adjacent rows of one array, multiplied in place. Forward, in a loop, a step
+forms its gates in its own row of the projection (``inplace``) and the gated cells write h' into
+row t of one buffer (``out``), so the graph keeps what the hand-written loop keeps, and no more.
 
 The shared numpy pieces of each gated cell are written once: the step (``_lstm_step_``,
 ``_gru_step_``) and its derivative factors (``_lstm_factors``, ``_gru_factors``). The cells'
@@ -94,6 +96,16 @@ def _recurrent(op: str, h, w_hh, bias, w_t) -> np.ndarray:
     a = dot_t(h, w_hh, w_t)
     if bias is not None:
         a += bias
+    return a
+
+
+def _formed(op: str, ax, h, w_hh, bias, w_t, inplace: bool) -> np.ndarray:
+    """The pre-activations ax + h W_hh^T (+ b_hh): in ``ax``'s own memory with ``inplace``, else new."""
+    a = _recurrent(op, h, w_hh, bias, w_t)
+    if inplace:
+        ax += a
+        return ax
+    a += ax
     return a
 
 
@@ -204,17 +216,17 @@ def _lstm_factors(a: np.ndarray, c: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 def _gru_step_(ax: np.ndarray, ah: np.ndarray, h: np.ndarray, gates: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """The GRU equations for one step; returns ``out`` <- h' (B, H). ``ax`` and ``ah`` are read only.
+    """The GRU equations for one step; returns ``out`` <- h' (B, H). ``ah`` is read only.
 
     ax (B, 3H): W_i* x + b_i*; ah (B, 3H): W_h* h + b_h* (its n block, W_hn h + b_hn, is what r
-    scales); h (B, H) the state; gates (B, 3H) <- r, z, n.
+    scales); h (B, H) the state; gates (B, 3H) <- r, z, n (``gates`` may be ``ax`` itself).
     """
     H = h.shape[-1]
     rz = np.add(ax[:, :2 * H], ah[:, :2 * H], out=gates[:, :2 * H])
     _sigmoid_(rz)
     r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-    np.multiply(r, ah[:, 2 * H:], out=n)
-    n += ax[:, 2 * H:]
+    np.multiply(r, ah[:, 2 * H:], out=out)  # out is scratch until h': n may be ax's own block
+    np.add(ax[:, 2 * H:], out, out=n)
     np.tanh(n, out=n)
     np.subtract(h, n, out=out)
     out *= z
@@ -254,6 +266,18 @@ def _step_input(ax: np.ndarray, t) -> np.ndarray:
     return ax[t]
 
 
+def _step_output(op: str, out, t, h: np.ndarray) -> np.ndarray:
+    """Where h' goes: a new array like ``h``, or row t of every step's buffer ``out`` (T, B, H)
+    (``out`` itself, (B, H), without ``t``)."""
+    if out is None:
+        return np.empty_like(h)
+    row = out if t is None else out[t] if out.ndim == 3 and 0 <= t < out.shape[0] else None
+    if row is None or row.shape != h.shape or row.dtype != h.dtype:
+        raise ShapeError(f"{op}: out must hold h' {h.shape} {h.dtype}" + ("" if t is None else f" at row t={t}")
+                         + f", got {out.shape} {out.dtype}")
+    return row
+
+
 def _delta(fn: Function, shape: tuple, dtype) -> tuple:
     """``(da, sent)``: an array for the step's dL/d(ax), to fill, and the gradient ``ax`` is sent.
 
@@ -291,12 +315,11 @@ class RNNStep(Function):
 
     op = "rnn_step"
 
-    def forward(self, ax, h, w_hh, bias=None, *, nonlinearity, t=None, w_t=None):
+    def forward(self, ax, h, w_hh, bias=None, *, nonlinearity, t=None, w_t=None, inplace=False):
         ax = _step_input(ax, t)
         _check(self.op, 1, ax, (h,), w_hh, bias)
         act, self.dact = _activation(self.op, nonlinearity)
-        a = _recurrent(self.op, h, w_hh, bias, w_t)
-        a += ax
+        a = _formed(self.op, ax, h, w_hh, bias, w_t, inplace)
         self.h, self.w_hh, self.out = h, w_hh, act(a, out=a)
         return a
 
@@ -319,12 +342,11 @@ class LSTMStep(Function):
 
     op = "lstm_step"
 
-    def forward(self, ax, h, c, w_hh, bias=None, t=None, w_t=None):
+    def forward(self, ax, h, c, w_hh, bias=None, t=None, w_t=None, inplace=False):
         ax = _step_input(ax, t)
         _check(self.op, 4, ax, (h, c), w_hh, bias)
         B, H = h.shape
-        a = _recurrent(self.op, h, w_hh, bias, w_t)  # (B, 4H), becomes the gates i, f, g, o
-        a += ax
+        a = _formed(self.op, ax, h, w_hh, bias, w_t, inplace)  # (B, 4H), becomes the gates i, f, g, o
         out = np.empty((B, 2 * H), dtype=a.dtype)
         _lstm_step_(a, c, out[:, H:], np.empty_like(c))
         out[:, :H] = a[:, 3 * H:]
@@ -349,13 +371,14 @@ class LSTMHidden(Function):
     Inputs ``(packed, c')``: the step's ``[o | c']`` (B, 2H), of which it reads o, and c' (B, H),
     the state's slice of it, so that h' depends on the c' the state carries. Backward: dh' *
     tanh(c') into o's half of ``packed``'s gradient (an ``At``), dh' * o * (1 - tanh(c')**2) to c'.
+    ``out``, ``t``: h' goes into ``out[t]`` (see ``lstm_step``).
     """
 
     op = "lstm_hidden"
 
-    def forward(self, packed, c):
+    def forward(self, packed, c, out=None, t=None):
         self.o, self.tc = packed[:, :c.shape[1]], np.tanh(c)
-        return self.o * self.tc
+        return np.multiply(self.o, self.tc, out=_step_output(self.op, out, t, c))
 
     def backward(self, g):
         tc = self.tc
@@ -374,12 +397,12 @@ class GRUStep(Function):
 
     op = "gru_step"
 
-    def forward(self, ax, h, w_hh, bias=None, t=None, w_t=None):
+    def forward(self, ax, h, w_hh, bias=None, t=None, w_t=None, inplace=False, out=None):
         ax = _step_input(ax, t)
         _check(self.op, 3, ax, (h,), w_hh, bias)
         ah = _recurrent(self.op, h, w_hh, bias, w_t)
-        gates = np.empty_like(ah)
-        out = _gru_step_(ax, ah, h, gates, np.empty_like(h))
+        gates = ax if inplace else np.empty_like(ah)
+        out = _gru_step_(ax, ah, h, gates, _step_output(self.op, out, t, h))
         self.h, self.w_hh, self.gates, self.ahn = h, w_hh, gates, ah[:, 2 * ah.shape[1] // 3:]
         return out
 
@@ -406,29 +429,37 @@ def _inputs(w_hh, b_hh) -> tuple:
     return (w_hh,) if b_hh is None else (w_hh, b_hh)
 
 
-def rnn_step(ax, h, w_hh, b_hh=None, nonlinearity: str = "tanh", t: int | None = None, w_t=None) -> mg.Tensor:
+def rnn_step(ax, h, w_hh, b_hh=None, nonlinearity: str = "tanh", t: int | None = None, w_t=None,
+             inplace: bool = False) -> mg.Tensor:
     """The Elman recurrence as one node: ax (B, H) = x W_ih^T + b_ih, h (B, H) -> h' (B, H).
 
     With ``t``, ``ax`` holds every step's input half (T, B, H) and step t's is used: the node
     reads its slice itself, and sends its gradient to that slice only. ``w_t``: an array equal to
     ``w_hh.T`` in C order (``minigrad.ops.transposed_for``), which the forward product reads
     instead of ``w_hh`` (faster at some shapes); the node's input is still ``w_hh``.
+    ``inplace``: h' is formed in ax's own memory (step t's slice), as the hand-written loop forms
+    it, and is a view of it; ax's data then holds h'. No backward reads ax, but the caller must
+    know that nothing else does either (``zoo.unroll``'s projection; see ``CellBase.recurrence``).
     """
-    return RNNStep.apply(ax, h, *_inputs(w_hh, b_hh), nonlinearity=nonlinearity, t=t, w_t=w_t)
+    return RNNStep.apply(ax, h, *_inputs(w_hh, b_hh), nonlinearity=nonlinearity, t=t, w_t=w_t, inplace=inplace)
 
 
-def lstm_step(ax, h, c, w_hh, b_hh=None, t: int | None = None, w_t=None) -> tuple:
+def lstm_step(ax, h, c, w_hh, b_hh=None, t: int | None = None, w_t=None, inplace: bool = False,
+              out=None) -> tuple:
     """The LSTM recurrence: the gates and c' as one node, then h' = o * tanh(c') -> (h', c').
 
     ax (B, 4H) = x W_ih^T + b_ih (or every step's (T, B, 4H) with ``t``, see ``rnn_step``, also
-    for ``w_t``); h, c, h', c' (B, H).
+    for ``w_t``); h, c, h', c' (B, H). ``inplace``: the gates are formed in ax's memory (see
+    ``rnn_step``). ``out``: h' is written into it, (B, H), or into its row t (T, B, H) with ``t``.
     """
-    packed = LSTMStep.apply(ax, h, c, *_inputs(w_hh, b_hh), t=t, w_t=w_t)
+    packed = LSTMStep.apply(ax, h, c, *_inputs(w_hh, b_hh), t=t, w_t=w_t, inplace=inplace)
     c2 = packed[:, h.shape[-1]:]
-    return LSTMHidden.apply(packed, c2), c2
+    return LSTMHidden.apply(packed, c2, out=out, t=t), c2
 
 
-def gru_step(ax, h, w_hh, b_hh=None, t: int | None = None, w_t=None) -> mg.Tensor:
+def gru_step(ax, h, w_hh, b_hh=None, t: int | None = None, w_t=None, inplace: bool = False,
+             out=None) -> mg.Tensor:
     """The GRU recurrence as one node: ax (B, 3H) = x W_ih^T + b_ih (or every step's with ``t``,
-    see ``rnn_step``, also for ``w_t``), h (B, H) -> h' (B, H)."""
-    return GRUStep.apply(ax, h, *_inputs(w_hh, b_hh), t=t, w_t=w_t)
+    see ``rnn_step``, also for ``w_t``, ``inplace`` and ``out``), h (B, H) -> h' (B, H);
+    ``inplace`` forms the gates in ax's memory."""
+    return GRUStep.apply(ax, h, *_inputs(w_hh, b_hh), t=t, w_t=w_t, inplace=inplace, out=out)

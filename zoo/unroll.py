@@ -51,7 +51,8 @@ def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states
 
     The inputs of all steps are projected at once (``cell.project``: one node, one matrix product);
     step t reads its slice of that inside ``minigrad.scope(step_scope(t))``, where all its nodes
-    are recorded (a fused step reads the slice itself: one node per step). Inside
+    are recorded (a fused step reads the slice itself: one node per step, which forms its gates
+    in that slice's memory: ``CellBase.recurrence``). Inside
     ``detect_anomaly()`` each step's input slice is also taken in its scope first, so a NaN or Inf
     arriving in the input is reported with its time step.
     """
@@ -60,12 +61,12 @@ def unroll(cell, inputs, state, *, mask=None, reverse: bool = False, keep_states
     steps = step_scopes(T)
     if mask is not None:
         mask = _mask_array(mask, (T, X.shape[1])) if T else None
-    recur = cell.recurrence(fused, batch=X.shape[1] if X.ndim == 3 else None)
     if is_anomaly_enabled():
         for t in range(T):
             with steps[t]:
                 X[t]  # the slice's forward check names step t
-    AX = cell.project(X)  # (T, B, G*H): x_t W_ih^T + b_ih for every step
+    AX = cell.project(X)  # (T, B, G*H): x_t W_ih^T + b_ih for every step, read only by the steps
+    recur = cell.recurrence(fused, ax=AX)
     outputs = [None] * T
     states = [None] * T if keep_states else None
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
