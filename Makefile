@@ -17,10 +17,9 @@ test: dot $(VENV)/.installed-test
 	$(call debian_package,chromium,chromium,to check the course's pages; their tests skip without it,optional)
 	$(PY) -m pytest -q
 
-# the suite again with PyTorch installed, so the oracle tests (skipped without torch) run too (the
-# course, which does not use torch, ran in make test)
+# with PyTorch installed, the oracle tests (skipped by make test without torch; marked by tests/conftest.py)
 test-oracle: dot $(VENV)/.installed-oracle
-	$(PY) -m pytest -q --ignore=tests/test_course.py
+	$(PY) -m pytest -q -m "oracle and not slow"
 
 test-slow: dot $(VENV)/.installed-test
 	$(PY) -m pytest -q -m slow

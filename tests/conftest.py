@@ -9,6 +9,9 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import functools  # noqa: E402
+import inspect  # noqa: E402
+
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
@@ -26,3 +29,20 @@ def _restore_default_dtype():
     dtype = mg.get_default_dtype()
     yield
     mg.set_default_dtype(dtype)
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the oracle tests, those that compare against PyTorch, so that ``make test-oracle`` (run
+    with torch installed) runs only them: a test that takes a ``torch`` fixture, lives in a module
+    that imported torch, or calls ``pytest.importorskip("torch")`` itself."""
+    for item in items:
+        fn = getattr(item, "function", None)
+        if fn is not None and ("torch" in getattr(item, "fixturenames", ())
+                               or type(getattr(item.module, "torch", None)).__name__ == "module"
+                               or _asks_for_torch(fn)):
+            item.add_marker(pytest.mark.oracle)
+
+
+@functools.lru_cache(maxsize=None)
+def _asks_for_torch(fn) -> bool:
+    return 'importorskip("torch")' in inspect.getsource(fn)

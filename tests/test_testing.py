@@ -128,3 +128,14 @@ def test_readme_masked_mean(batch):
     x, lengths = batch
     want = [x[b, :n].mean(axis=0) for b, n in enumerate(lengths)]
     np.testing.assert_allclose(masked_mean(Tensor(x), lengths).numpy(), want)
+
+
+def test_the_tests_that_compare_against_pytorch_are_marked_oracle_and_others_not(request):
+    """``make test-oracle`` runs only ``-m oracle``: each way a test can ask for torch marks it
+    (checked on whatever this run collected: the whole suite under ``make test``)."""
+    items = request.session.items
+    oracle = {i.nodeid.split("[")[0]: i.get_closest_marker("oracle") is not None for i in items}
+    assert oracle.get("tests/test_layers.py::test_state_dict_loads_into_pytorch_and_back", True)  # importorskip
+    assert all(i.get_closest_marker("oracle") for i in items if "torch" in i.fixturenames)  # a torch fixture
+    assert all(i.get_closest_marker("oracle") for i in items if i.nodeid.startswith("tests/test_torch_bridge.py"))
+    assert not oracle[request.node.nodeid]
