@@ -344,7 +344,6 @@ class Softplus(Function):
     def forward(self, a, beta, threshold):
         z = a * beta
         self.z = z
-        # log1p(e^z) = max(z, 0) + log1p(e^-|z|): never exponentiates a positive number
         soft = stable_softplus(z) / beta
         return np.where(z > threshold, a, soft)
 

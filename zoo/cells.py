@@ -109,14 +109,14 @@ class CellBase(Module):
         if ax is None or ax.ndim != 3:
             return self.fused_recurrence
         T, B = ax.shape[:2]
-        w_t, fused = transposed_for(B, self.weight_hh.data), self.fused_recurrence
+        w_t, step = transposed_for(B, self.weight_hh.data), self.fused_recurrence
         modified_in_place(ax)
         if self.gates == 1:  # the RNN's gates are h'
             step_rows(ax.data)
             # NOTE: a closure passing positional arguments: a partial's keywords cost more per step
-            return lambda ax, state, t=None: fused(ax, state, t, w_t, True)
+            return lambda ax, state, t=None: step(ax, state, t, w_t, True)
         out = step_rows(np.empty((T, B, self.hidden_size), dtype=ax.dtype))  # rows for h'
-        return lambda ax, state, t=None: fused(ax, state, t, w_t, True, out)
+        return lambda ax, state, t=None: step(ax, state, t, w_t, True, out)
 
     def _composed_at(self, ax: mg.Tensor, state, t: int | None = None):
         return self.composed_recurrence(ax if t is None else ax[t], state)

@@ -266,14 +266,14 @@ def _step_input(ax: np.ndarray, t) -> np.ndarray:
     return ax[t]
 
 
-def _step_output(op: str, out, t, h: np.ndarray) -> np.ndarray:
-    """Where h' goes: a new array like ``h``, or row t of every step's buffer ``out`` (T, B, H)
-    (``out`` itself, (B, H), without ``t``)."""
+def _step_output(op: str, out, t, like: np.ndarray) -> np.ndarray:
+    """Where h' goes: a new array like the state ``like`` (B, H), or row t of every step's buffer
+    ``out`` (T, B, H) (``out`` itself, (B, H), without ``t``)."""
     if out is None:
-        return np.empty_like(h)
+        return np.empty_like(like)
     row = out if t is None else out[t] if out.ndim == 3 and 0 <= t < out.shape[0] else None
-    if row is None or row.shape != h.shape or row.dtype != h.dtype:
-        raise ShapeError(f"{op}: out must hold h' {h.shape} {h.dtype}" + ("" if t is None else f" at row t={t}")
+    if row is None or row.shape != like.shape or row.dtype != like.dtype:
+        raise ShapeError(f"{op}: out must hold h' {like.shape} {like.dtype}" + ("" if t is None else f" at row t={t}")
                          + f", got {out.shape} {out.dtype}")
     return row
 
