@@ -517,10 +517,14 @@ def transposed_for(rows: int, w: np.ndarray) -> np.ndarray | None:
     step), as it is one copy of ``w``.
 
     The copy is made in blocks of rows: numpy's strided copy of a whole transpose misses the
-    cache (a (512, 128) float32 weight: 60 us at once, 21 us in blocks of 64 rows). Measured in
-    a 10-step LSTM at batch 32, the copy pays for a (512, 128) weight (forward 1.21 -> 1.13 ms)
-    and not for a (1024, 256) one (35 steps: 9.4 -> 9.9 ms), so it is made up to 2**16 elements."""
-    if not _slow_order(rows, w) or w.size > 1 << 16:
+    cache (a (512, 128) float32 weight: 60 us at once, 21 us in blocks of 64 rows). Whether it
+    pays was measured in whole training steps (forward, backward, update; LSTM, GRU and RNN layers,
+    SkylakeX and Haswell kernels), as products timed alone mislead here: it does for small
+    batches, (512, 128) at 4 rows 14% faster, (256, 256) at 4 rows 6%, and not for larger ones,
+    (512, 128) at 32 rows 2% slower, (256, 256) at 16 to 32 rows 3 to 6%, (1024, 256) from 4 to 16
+    rows 7%. So it is made for weights up to 2**16 elements and batches of at most 2**11 numbers
+    (rows x in): an empirical boundary in OpenBLAS's small-M kernels, not a derived one."""
+    if not _slow_order(rows, w) or w.size > 1 << 16 or rows * w.shape[1] > 1 << 11:
         return None
     out = np.empty(w.shape[::-1], dtype=w.dtype)
     for i in range(0, w.shape[0], 64):

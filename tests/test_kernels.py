@@ -181,8 +181,9 @@ def test_kernel_errors_name_the_op_and_the_shapes():
 
 
 @pytest.mark.parametrize("rows, shape, dtype, made", [
-    (32, (512, 128), np.float32, True), (2, (384, 128), np.float32, True), (32, (1024, 256), np.float32, False), (1, (512, 128), np.float32, False),
-    (64, (512, 128), np.float32, False), (32, (512, 128), np.float64, False), (32, (128, 128), np.float32, False)])
+    (16, (512, 128), np.float32, True), (32, (512, 128), np.float32, False), (2, (384, 128), np.float32, True), (32, (1024, 256), np.float32, False), (1, (512, 128), np.float32, False),
+    (64, (512, 128), np.float32, False), (32, (512, 128), np.float64, False), (32, (128, 128), np.float32, False),
+    (8, (256, 256), np.float32, True), (16, (256, 256), np.float32, False)])
 def test_transposed_for_copies_w_t_exactly_where_dot_t_is_slow(rows, shape, dtype, made):
     w = np.random.default_rng(0).standard_normal(shape).astype(dtype)
     w_t = mg.ops.transposed_for(rows, w)
