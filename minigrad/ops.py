@@ -490,20 +490,24 @@ class LogSoftmax(Function):
 # matmul
 
 
-def dot_t(a: np.ndarray, w: np.ndarray, w_t: np.ndarray | None = None) -> np.ndarray:
+def dot_t(a: np.ndarray, w: np.ndarray, w_t: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """``a @ w.T`` for 2-D arrays (a batch of rows times a weight stored (out, in)), C-ordered.
 
     OpenBLAS's float32 kernels run this product with a transposed second operand slowly when ``a``
     has few rows: for (32, 256) @ (1024, 256).T, 183 us against 134 us for ``(w @ a.T).T`` with
     the copy to C order (measured, one thread, SkylakeX kernel; bench/RESULTS.md). Recurrent steps
     are exactly that shape, so the faster order is taken there; elsewhere the direct one. ``w_t``:
-    ``w.T`` as a C-ordered array (``transposed_for``), read instead of ``w`` when given.
+    ``w.T`` as a C-ordered array (``transposed_for``), read instead of ``w`` when given. ``out``:
+    a C-ordered array of the result's shape and dtype to write it into (and return).
     """
     if w_t is not None:
-        return np.dot(a, w_t)
+        return np.dot(a, w_t, out=out)
     if _slow_order(a.shape[0], w):
-        return np.ascontiguousarray(np.dot(w, a.T).T)
-    return np.dot(a, w.T)
+        if out is None:
+            return np.ascontiguousarray(np.dot(w, a.T).T)
+        np.copyto(out, np.dot(w, a.T).T)
+        return out
+    return np.dot(a, w.T, out=out)
 
 
 def _slow_order(rows: int, w: np.ndarray) -> bool:

@@ -194,6 +194,22 @@ def test_transposed_for_copies_w_t_exactly_where_dot_t_is_slow(rows, shape, dtyp
         np.testing.assert_allclose(mg.ops.dot_t(a, w, w_t), mg.ops.dot_t(a, w), rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("rows, shape, dtype, copy", [
+    (32, (1024, 256), np.float32, False),  # the slow order: (w a^T)^T
+    (8, (512, 128), np.float32, True),  # from a C-ordered w^T
+    (32, (64, 16), np.float64, False)])  # the direct product
+def test_dot_t_is_a_times_w_transposed_into_out_in_every_order(rows, shape, dtype, copy):
+    rng = np.random.default_rng(2)
+    a, w = rng.standard_normal((rows, shape[1])).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    w_t = mg.ops.transposed_for(rows, w) if copy else None
+    assert (w_t is not None) == copy
+    out = np.full((rows, shape[0]), np.nan, dtype=dtype)
+    got = mg.ops.dot_t(a, w, w_t, out=out)
+    assert got is out and out.flags.c_contiguous
+    np.testing.assert_allclose(out, a.astype(np.float64) @ w.T.astype(np.float64), rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(out, mg.ops.dot_t(a, w, w_t))
+
+
 @pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
 def test_steps_reading_w_t_give_the_same_node_outputs_and_gradients(kind):
     """w_t changes how the forward product is computed, nothing else: the node's input is still W_hh."""

@@ -24,7 +24,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import Function, ShapeError
-from minigrad.ops import transposed_for
+from minigrad.ops import dot_t, transposed_for
 
 from .kernels import _activation, _dtanh_, _gru_factors, _gru_step_, _lstm_factors, _lstm_step_, _refuse
 
@@ -50,12 +50,6 @@ def _check(op: str, G: int, X, states, w_ih, w_hh, biases) -> None:
     names = ("X",) + ("h0", "c0")[:len(states)] + ("weight_ih", "weight_hh", "bias_ih", "bias_hh")[:2 + len(biases)]
     _refuse(op, names, arrays, fits, f"X (T, B, D), {' and '.join(names[1:1 + len(states)])} (B, H), "
                                      f"weight_ih ({G}H, D), weight_hh ({G}H, H), biases ({G}H,)")
-
-
-def _transposed(B: int, w_hh: np.ndarray) -> np.ndarray:
-    """W_hh^T for the per-step products: a C-ordered copy where that is faster (``transposed_for``)."""
-    w_t = transposed_for(B, w_hh)
-    return w_hh.T if w_t is None else w_t
 
 
 def _affine_grads(need, x, h, w_ih, da_i, da_h) -> list:
@@ -250,14 +244,14 @@ class RNNSequence(_Sequence):
         act, self.dact = _activation(self.op, nonlinearity)
         S = self._begin(X, (h0,), w_ih, w_hh, biases, reverse, mask)
         A = self._project(biases[0] + biases[1] if biases else None)  # (T, B, H)
-        whT = _transposed(self.B, w_hh)
+        w_t = transposed_for(self.B, w_hh)
         pad = self.pad
         for t, new, prev, kind in self.plan:
             s = S[new]
             if kind == _NONE:
                 s[...] = S[prev]
                 continue
-            np.dot(S[prev], whT, out=s)
+            dot_t(S[prev], w_hh, w_t, out=s)
             s += A[t]
             act(s, out=s)
             if kind == _SOME:
@@ -297,14 +291,14 @@ class LSTMSequence(_Sequence):
         ah = np.empty((B, 4 * H), dtype=self.dtype)
         ig = np.empty((B, H), dtype=self.dtype)
         tc = np.empty((B, H), dtype=self.dtype)  # tanh(c'); backward computes it again rather than keep T of them
-        whT = _transposed(B, w_hh)
+        w_t = transposed_for(B, w_hh)
         pad = self.pad
         for t, new, prev, kind in self.plan:
             if kind == _NONE:
                 S[new], C[new], A[t] = S[prev], C[prev], 0
                 continue
             a = A[t]
-            a += np.dot(S[prev], whT, out=ah)
+            a += dot_t(S[prev], w_hh, w_t, out=ah)
             _lstm_step_(a, C[prev], C[new], ig)
             np.tanh(C[new], out=tc)
             np.multiply(a[:, 3 * H:], tc, out=S[new])  # h' = o * tanh(c')
@@ -361,13 +355,13 @@ class GRUSequence(_Sequence):
         GATES = np.empty_like(AI)  # r, z, n
         AHN = np.empty((T, B, H), dtype=self.dtype)  # W_hn h + b_hn, for r's delta
         ah = np.empty((B, 3 * H), dtype=self.dtype)
-        whT = _transposed(B, w_hh)
+        w_t = transposed_for(B, w_hh)
         pad = self.pad
         for t, new, prev, kind in self.plan:
             if kind == _NONE:
                 S[new], GATES[t], AHN[t] = S[prev], 0, 0
                 continue
-            np.dot(S[prev], whT, out=ah)
+            dot_t(S[prev], w_hh, w_t, out=ah)
             if b_hh is not None:
                 ah += b_hh
             AHN[t] = ah[:, 2 * H:]
